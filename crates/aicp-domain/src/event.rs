@@ -1,0 +1,140 @@
+//! An LLM call event: what the SDK reports about one call, once validated ([`NewEvent`]) and once
+//! priced by the server ([`PricedEvent`]).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::money::Usd;
+use crate::pricing::CostBreakdown;
+
+/// The LLM provider that served a call.
+///
+/// The original accepted `openai`, `anthropic` and `google-gemini`; the others are additive so
+/// that calls to every major provider can be profiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Provider {
+    /// OpenAI.
+    Openai,
+    /// Anthropic.
+    Anthropic,
+    /// Google Gemini (AI Studio or Vertex AI).
+    GoogleGemini,
+    /// Mistral AI.
+    Mistral,
+    /// DeepSeek.
+    Deepseek,
+    /// xAI (Grok).
+    Xai,
+    /// Cohere.
+    Cohere,
+    /// Meta Llama models on any host.
+    Meta,
+    /// Azure OpenAI Service.
+    AzureOpenai,
+    /// AWS Bedrock.
+    Bedrock,
+    /// Groq.
+    Groq,
+    /// Together AI.
+    Together,
+    /// Fireworks AI.
+    Fireworks,
+    /// OpenRouter.
+    Openrouter,
+}
+
+impl Provider {
+    /// Every provider, in the order listed in validation messages.
+    pub const ALL: [Provider; 14] = [
+        Provider::Openai,
+        Provider::Anthropic,
+        Provider::GoogleGemini,
+        Provider::Mistral,
+        Provider::Deepseek,
+        Provider::Xai,
+        Provider::Cohere,
+        Provider::Meta,
+        Provider::AzureOpenai,
+        Provider::Bedrock,
+        Provider::Groq,
+        Provider::Together,
+        Provider::Fireworks,
+        Provider::Openrouter,
+    ];
+
+    /// The wire name, e.g. `google-gemini`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Openai => "openai",
+            Provider::Anthropic => "anthropic",
+            Provider::GoogleGemini => "google-gemini",
+            Provider::Mistral => "mistral",
+            Provider::Deepseek => "deepseek",
+            Provider::Xai => "xai",
+            Provider::Cohere => "cohere",
+            Provider::Meta => "meta",
+            Provider::AzureOpenai => "azure-openai",
+            Provider::Bedrock => "bedrock",
+            Provider::Groq => "groq",
+            Provider::Together => "together",
+            Provider::Fireworks => "fireworks",
+            Provider::Openrouter => "openrouter",
+        }
+    }
+
+    /// Parses a wire name (exact, as the original's enum did).
+    pub fn parse(name: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+/// A validated event, exactly as the client described the call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Trace the call belongs to (`traceId`).
+    pub trace_id: String,
+    /// This call's span (`spanId`); unique per project together with `trace_id`.
+    pub span_id: String,
+    /// Parent span, when the call is nested (`parentSpanId`).
+    pub parent_span_id: Option<String>,
+    /// Product feature that made the call.
+    pub feature: String,
+    /// End user on whose behalf the call was made.
+    pub user_id: Option<String>,
+    /// Provider that served the call.
+    pub provider: Provider,
+    /// Model name as the client reported it.
+    pub model: String,
+    /// Prompt tokens, including cached ones (see the API reference for field semantics).
+    pub input_tokens: i32,
+    /// Completion tokens.
+    pub output_tokens: i32,
+    /// Prompt tokens served from the provider's prompt cache.
+    pub cached_tokens: i32,
+    /// Call latency in whole milliseconds (the client's value rounded half up).
+    pub latency_ms: i32,
+    /// Cost the client computed itself (`estimatedCostUsd`).
+    pub estimated_cost: Usd,
+    /// When the call happened, per the client.
+    pub timestamp: DateTime<Utc>,
+    /// Free-form JSON object.
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Whether the response was streamed.
+    pub is_streaming: bool,
+    /// Error class when the call failed.
+    pub error_code: Option<String>,
+    /// How many times the client retried the call.
+    pub retry_count: i32,
+    /// Whether the call failed.
+    pub is_error: bool,
+}
+
+/// An event with the cost the server computed for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PricedEvent {
+    /// The validated event.
+    pub event: NewEvent,
+    /// The server's cost, by usage kind.
+    pub cost: CostBreakdown,
+}

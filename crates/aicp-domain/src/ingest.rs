@@ -1,0 +1,97 @@
+//! The ingest use case: validate a batch, price every event, store it idempotently.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::event::PricedEvent;
+use crate::ports::{EventBatch, EventRepository, RepoError};
+use crate::pricing::{PriceTable, Usage};
+use crate::project::ProjectId;
+use crate::validation::{Issue, Limits, validate_batch};
+
+/// What an accepted batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestReceipt {
+    /// Events in the request (the original's `count`).
+    pub received: usize,
+    /// Events stored now.
+    pub inserted: usize,
+    /// Events that were already stored (a retried batch) and were skipped.
+    pub duplicates: usize,
+}
+
+/// Why a batch was not accepted. In every case nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The body is not a valid batch.
+    #[error("validation failed")]
+    Invalid(Vec<Issue>),
+    /// The store is unreachable; retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Too much work in flight; retry later.
+    #[error("overloaded")]
+    Overloaded,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+impl From<RepoError> for IngestError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::Unavailable(why) => IngestError::Unavailable(why),
+            RepoError::Overloaded => IngestError::Overloaded,
+            RepoError::Unexpected(e) => IngestError::Unexpected(e),
+        }
+    }
+}
+
+/// Validates, prices and stores event batches.
+pub struct IngestService {
+    repo: Arc<dyn EventRepository>,
+    clock: Arc<dyn Clock>,
+    prices: Arc<PriceTable>,
+    limits: Limits,
+}
+
+impl IngestService {
+    /// A service storing into `repo`, pricing with `prices`.
+    pub fn new(
+        repo: Arc<dyn EventRepository>,
+        clock: Arc<dyn Clock>,
+        prices: Arc<PriceTable>,
+        limits: Limits,
+    ) -> Self {
+        Self { repo, clock, prices, limits }
+    }
+
+    /// Ingests the parsed body `{"events":[...]}` for `project`.
+    ///
+    /// # Errors
+    /// [`IngestError`]; in every error case nothing was stored.
+    pub async fn ingest(&self, project: ProjectId, body: &Value) -> Result<IngestReceipt, IngestError> {
+        let events = validate_batch(body, self.clock.now(), &self.limits).map_err(IngestError::Invalid)?;
+        let received = events.len();
+        let events = events
+            .into_iter()
+            .map(|event| {
+                let usage = Usage {
+                    input_tokens: event.input_tokens.unsigned_abs(),
+                    output_tokens: event.output_tokens.unsigned_abs(),
+                    cached_tokens: event.cached_tokens.unsigned_abs(),
+                };
+                let cost = self.prices.cost(&event.model, usage);
+                PricedEvent { event, cost }
+            })
+            .collect();
+        let summary = self.repo.insert_batch(EventBatch { project, events }).await?;
+        Ok(IngestReceipt {
+            received,
+            inserted: summary.inserted.len(),
+            duplicates: summary.duplicates,
+        })
+    }
+}

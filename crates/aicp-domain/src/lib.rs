@@ -1,0 +1,23 @@
+//! Domain of AI Cost Profiler: what an LLM call event is, how it is validated and priced, and the
+//! ports (traits) through which the outer layers store and observe it.
+//!
+//! This crate does no I/O and depends on no I/O or web framework crate; `cargo xtask ci` checks it.
+
+pub mod clock;
+pub mod event;
+pub mod ingest;
+pub mod money;
+pub mod ports;
+pub mod pricing;
+pub mod project;
+pub mod timestamp;
+pub mod validation;
+
+pub use clock::{Clock, SystemClock};
+pub use event::{NewEvent, PricedEvent, Provider};
+pub use ingest::{IngestError, IngestReceipt, IngestService};
+pub use money::Usd;
+pub use ports::{DependencyProbe, EventBatch, EventRepository, InsertSummary, RepoError};
+pub use pricing::{CostBreakdown, ModelPrice, PriceTable};
+pub use project::ProjectId;
+pub use validation::{Issue, MAX_BATCH_EVENTS};

@@ -1,0 +1,344 @@
+//! [`PgEventRepository`]: idempotent, durable event inserts with group commit.
+//!
+//! Why group commit: each commit waits for a WAL flush, so one transaction per HTTP request caps
+//! ingest at the disk's flush rate. Requests put their batch on a bounded queue; a few writer
+//! tasks each take everything queued (up to a row budget), insert it with one statement, commit,
+//! and only then answer every request in the group. A 2xx therefore still means "committed".
+//!
+//! Why `unnest`: one statement text for any number of rows (24 array parameters), prepared once,
+//! instead of a `VALUES` list whose text and bind count change with every batch size.
+//!
+//! Rows are sorted by (project, trace, span) before insert so that concurrent transactions take
+//! unique-index locks in the same order and cannot deadlock.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use aicp_domain::{EventBatch, EventRepository, InsertSummary, PricedEvent, RepoError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, Bool, Int4, Jsonb, Nullable, Numeric, Text, Timestamptz};
+use diesel_async::RunQueryDsl;
+use rust_decimal::Decimal;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use crate::error::{from_query, is_transient};
+use crate::pool::PgPool;
+
+/// Group-commit settings.
+#[derive(Debug, Clone)]
+pub struct GroupCommitConfig {
+    /// Writer tasks (each holds at most one connection while writing).
+    pub writers: usize,
+    /// Requests that may wait in the queue; beyond it a request is refused at once (503).
+    pub queue_capacity: usize,
+    /// Most rows one writer puts into one transaction.
+    pub max_rows_per_commit: usize,
+}
+
+impl Default for GroupCommitConfig {
+    fn default() -> Self {
+        Self { writers: 4, queue_capacity: 1024, max_rows_per_commit: 4000 }
+    }
+}
+
+struct Job {
+    batch: EventBatch,
+    reply: oneshot::Sender<Result<InsertSummary, RepoError>>,
+}
+
+/// Event store on PostgreSQL. Cheap to share behind an `Arc`; when the last handle is dropped the
+/// writers finish the queued work and stop (await [`WriterHandle::join`]).
+pub struct PgEventRepository {
+    queue: mpsc::Sender<Job>,
+}
+
+/// The writer tasks of a [`PgEventRepository`].
+pub struct WriterHandle {
+    tasks: JoinSet<()>,
+}
+
+impl WriterHandle {
+    /// Waits until every writer has drained the queue and stopped. Call after dropping every
+    /// handle to the repository.
+    pub async fn join(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+impl PgEventRepository {
+    /// Starts the writer tasks on the current tokio runtime.
+    pub fn start(pool: PgPool, config: &GroupCommitConfig) -> (Self, WriterHandle) {
+        let (queue, rx) = mpsc::channel(config.queue_capacity.max(1));
+        let rx = Arc::new(Mutex::new(rx));
+        let mut tasks = JoinSet::new();
+        for _ in 0..config.writers.max(1) {
+            let writer = Writer {
+                pool: pool.clone(),
+                rx: Arc::clone(&rx),
+                max_rows: config.max_rows_per_commit.max(1),
+            };
+            tasks.spawn(writer.run());
+        }
+        (Self { queue }, WriterHandle { tasks })
+    }
+}
+
+#[async_trait]
+impl EventRepository for PgEventRepository {
+    async fn insert_batch(&self, batch: EventBatch) -> Result<InsertSummary, RepoError> {
+        if batch.events.is_empty() {
+            return Ok(InsertSummary::default());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.queue.try_send(Job { batch, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => RepoError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => {
+                RepoError::Unavailable("event writer stopped".to_owned())
+            }
+        })?;
+        answer
+            .await
+            .map_err(|_| RepoError::Unexpected(anyhow::anyhow!("event writer dropped a request")))?
+    }
+}
+
+struct Writer {
+    pool: PgPool,
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    max_rows: usize,
+}
+
+impl Writer {
+    async fn run(self) {
+        while let Some(group) = self.next_group().await {
+            self.commit_group(group).await;
+        }
+    }
+
+    /// Waits for one job, then takes whatever else is queued, up to the row budget.
+    async fn next_group(&self) -> Option<Vec<Job>> {
+        let mut rx = self.rx.lock().await;
+        let first = rx.recv().await?;
+        let mut rows = first.batch.events.len();
+        let mut group = vec![first];
+        while rows < self.max_rows {
+            match rx.try_recv() {
+                Ok(job) => {
+                    rows += job.batch.events.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        Some(group)
+    }
+
+    async fn commit_group(&self, group: Vec<Job>) {
+        let batches: Vec<&EventBatch> = group.iter().map(|j| &j.batch).collect();
+        match insert(&self.pool, &batches).await {
+            Ok(summaries) => {
+                for (job, summary) in group.into_iter().zip(summaries) {
+                    let _ = job.reply.send(Ok(summary));
+                }
+            }
+            // One request's data must not fail the others: retry each on its own unless the
+            // database itself is the problem.
+            Err(InsertFailure::Query(e)) if group.len() > 1 && !is_transient(&e) => {
+                tracing::warn!(error = %e, requests = group.len(), "grouped insert failed; retrying requests one by one");
+                for job in group {
+                    let result = insert(&self.pool, &[&job.batch]).await.map_err(InsertFailure::into_repo);
+                    let _ = job.reply.send(result.map(|mut s| s.remove(0)));
+                }
+            }
+            Err(failure) => {
+                let reason = failure.to_string();
+                tracing::warn!(error = %reason, requests = group.len(), "event insert failed");
+                let transient = failure.is_transient();
+                for job in group {
+                    let err = if transient {
+                        RepoError::Unavailable(reason.clone())
+                    } else {
+                        RepoError::Unexpected(anyhow::anyhow!("{reason}"))
+                    };
+                    let _ = job.reply.send(Err(err));
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum InsertFailure {
+    #[error("no database connection: {0}")]
+    Pool(String),
+    #[error("insert failed: {0}")]
+    Query(diesel::result::Error),
+}
+
+impl InsertFailure {
+    fn is_transient(&self) -> bool {
+        match self {
+            InsertFailure::Pool(_) => true,
+            InsertFailure::Query(e) => is_transient(e),
+        }
+    }
+
+    fn into_repo(self) -> RepoError {
+        match self {
+            InsertFailure::Pool(why) => RepoError::Unavailable(why),
+            InsertFailure::Query(e) => from_query(e),
+        }
+    }
+}
+
+const INSERT_SQL: &str = "\
+INSERT INTO events (id, project_id, trace_id, span_id, parent_span_id, feature, user_id, provider, \
+model, input_tokens, output_tokens, cached_tokens, latency_ms, estimated_cost_usd, verified_cost_usd, \
+input_cost_usd, cached_input_cost_usd, output_cost_usd, priced_as, is_cache_hit, metadata, \
+is_streaming, error_code, retry_count, is_error, created_at) \
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+$7::text[], $8::text[], $9::text[], $10::int4[], $11::int4[], $12::int4[], $13::int4[], \
+$14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[], $18::numeric[], $19::text[], \
+$20::bool[], $21::jsonb[], $22::bool[], $23::text[], $24::int4[], $25::bool[], $26::timestamptz[]) \
+ON CONFLICT (project_id, trace_id, span_id) DO NOTHING \
+RETURNING id";
+
+#[derive(diesel::QueryableByName)]
+struct InsertedId {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+}
+
+/// Column arrays for the `unnest` insert.
+#[derive(Default)]
+struct Columns {
+    id: Vec<Uuid>,
+    project_id: Vec<String>,
+    trace_id: Vec<String>,
+    span_id: Vec<String>,
+    parent_span_id: Vec<Option<String>>,
+    feature: Vec<String>,
+    user_id: Vec<Option<String>>,
+    provider: Vec<String>,
+    model: Vec<String>,
+    input_tokens: Vec<i32>,
+    output_tokens: Vec<i32>,
+    cached_tokens: Vec<i32>,
+    latency_ms: Vec<i32>,
+    estimated: Vec<Decimal>,
+    verified: Vec<Decimal>,
+    input_cost: Vec<Decimal>,
+    cached_cost: Vec<Decimal>,
+    output_cost: Vec<Decimal>,
+    priced_as: Vec<Option<String>>,
+    is_cache_hit: Vec<bool>,
+    metadata: Vec<Option<serde_json::Value>>,
+    is_streaming: Vec<bool>,
+    error_code: Vec<Option<String>>,
+    retry_count: Vec<i32>,
+    is_error: Vec<bool>,
+    created_at: Vec<DateTime<Utc>>,
+}
+
+impl Columns {
+    fn push(&mut self, id: Uuid, project: &str, p: &PricedEvent) {
+        let e = &p.event;
+        self.id.push(id);
+        self.project_id.push(project.to_owned());
+        self.trace_id.push(e.trace_id.clone());
+        self.span_id.push(e.span_id.clone());
+        self.parent_span_id.push(e.parent_span_id.clone());
+        self.feature.push(e.feature.clone());
+        self.user_id.push(e.user_id.clone());
+        self.provider.push(e.provider.as_str().to_owned());
+        self.model.push(e.model.clone());
+        self.input_tokens.push(e.input_tokens);
+        self.output_tokens.push(e.output_tokens);
+        self.cached_tokens.push(e.cached_tokens);
+        self.latency_ms.push(e.latency_ms);
+        self.estimated.push(e.estimated_cost.amount());
+        self.verified.push(p.cost.total.amount());
+        self.input_cost.push(p.cost.input.amount());
+        self.cached_cost.push(p.cost.cached_input.amount());
+        self.output_cost.push(p.cost.output.amount());
+        self.priced_as.push(p.cost.priced_as.clone());
+        self.is_cache_hit.push(e.cached_tokens > 0);
+        self.metadata.push(e.metadata.clone().map(serde_json::Value::Object));
+        self.is_streaming.push(e.is_streaming);
+        self.error_code.push(e.error_code.clone());
+        self.retry_count.push(e.retry_count);
+        self.is_error.push(e.is_error);
+        self.created_at.push(e.timestamp);
+    }
+}
+
+/// Inserts the events of `batches` in one statement (one implicit transaction); returns one
+/// summary per batch.
+async fn insert(pool: &PgPool, batches: &[&EventBatch]) -> Result<Vec<InsertSummary>, InsertFailure> {
+    // (batch, position, id), sorted by the unique key for a deterministic lock order. The sort
+    // is stable, so of two equal keys the one sent first is the one inserted.
+    let mut rows: Vec<(usize, usize, Uuid)> = Vec::new();
+    for (b, batch) in batches.iter().enumerate() {
+        for i in 0..batch.events.len() {
+            rows.push((b, i, Uuid::now_v7()));
+        }
+    }
+    let key = |&(b, i, _): &(usize, usize, Uuid)| {
+        let e = &batches[b].events[i].event;
+        (batches[b].project.as_str(), e.trace_id.as_str(), e.span_id.as_str())
+    };
+    rows.sort_by(|x, y| key(x).cmp(&key(y)));
+
+    let mut cols = Columns::default();
+    for &(b, i, id) in &rows {
+        cols.push(id, batches[b].project.as_str(), &batches[b].events[i]);
+    }
+    let mut conn = pool.get().await.map_err(|e| InsertFailure::Pool(e.to_string()))?;
+    let inserted: Vec<InsertedId> = diesel::sql_query(INSERT_SQL)
+        .bind::<Array<diesel::sql_types::Uuid>, _>(cols.id)
+        .bind::<Array<Text>, _>(cols.project_id)
+        .bind::<Array<Text>, _>(cols.trace_id)
+        .bind::<Array<Text>, _>(cols.span_id)
+        .bind::<Array<Nullable<Text>>, _>(cols.parent_span_id)
+        .bind::<Array<Text>, _>(cols.feature)
+        .bind::<Array<Nullable<Text>>, _>(cols.user_id)
+        .bind::<Array<Text>, _>(cols.provider)
+        .bind::<Array<Text>, _>(cols.model)
+        .bind::<Array<Int4>, _>(cols.input_tokens)
+        .bind::<Array<Int4>, _>(cols.output_tokens)
+        .bind::<Array<Int4>, _>(cols.cached_tokens)
+        .bind::<Array<Int4>, _>(cols.latency_ms)
+        .bind::<Array<Numeric>, _>(cols.estimated)
+        .bind::<Array<Numeric>, _>(cols.verified)
+        .bind::<Array<Numeric>, _>(cols.input_cost)
+        .bind::<Array<Numeric>, _>(cols.cached_cost)
+        .bind::<Array<Numeric>, _>(cols.output_cost)
+        .bind::<Array<Nullable<Text>>, _>(cols.priced_as)
+        .bind::<Array<Bool>, _>(cols.is_cache_hit)
+        .bind::<Array<Nullable<Jsonb>>, _>(cols.metadata)
+        .bind::<Array<Bool>, _>(cols.is_streaming)
+        .bind::<Array<Nullable<Text>>, _>(cols.error_code)
+        .bind::<Array<Int4>, _>(cols.retry_count)
+        .bind::<Array<Bool>, _>(cols.is_error)
+        .bind::<Array<Timestamptz>, _>(cols.created_at)
+        .load(&mut conn)
+        .await
+        .map_err(InsertFailure::Query)?;
+
+    let inserted: HashSet<Uuid> = inserted.into_iter().map(|r| r.id).collect();
+    let mut summaries: Vec<InsertSummary> = vec![InsertSummary::default(); batches.len()];
+    for &(b, i, id) in &rows {
+        if inserted.contains(&id) {
+            summaries[b].inserted.push(i);
+        } else {
+            summaries[b].duplicates += 1;
+        }
+    }
+    for s in &mut summaries {
+        s.inserted.sort_unstable();
+    }
+    Ok(summaries)
+}
