@@ -1,1 +1,39 @@
-fn main() {}
+//! `aicp`: the AI Cost Profiler server.
+//!
+//! ```text
+//! aicp [serve]     create/migrate the database, then serve (configuration: see config.rs)
+//! aicp migrate     create/migrate the database and exit
+//! ```
+
+use aicp_api::config::Config;
+use tracing_subscriber::EnvFilter;
+
+const USAGE: &str = "usage: aicp [serve|migrate]\n\n  serve    create and migrate the database, then serve HTTP (default)\n  migrate  create and migrate the database, then exit\n\nConfiguration comes from the environment: see README.md.";
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let command = std::env::args().nth(1);
+    let config = Config::from_env()?;
+    init_logging(&config)?;
+    match command.as_deref() {
+        None | Some("serve") => aicp_api::server::run(config).await,
+        Some("migrate") => aicp_api::server::prepare_database(&config.database_url).await,
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => anyhow::bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&config.log_level)
+        .map_err(|e| anyhow::anyhow!("LOG_LEVEL {:?} is not a valid filter: {e}", config.log_level))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if config.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    Ok(())
+}

@@ -95,3 +95,6 @@ impl IngestService {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

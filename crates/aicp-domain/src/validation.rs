@@ -7,15 +7,23 @@
 //! non-object metadata), we add a rule and a message in the same style.
 //!
 //! Numbers are read from their JSON text exactly (serde_json's `arbitrary_precision`), so no value
-//! passes through a binary float.
+//! passes through a binary float: `1e3` is the integer 1000, `1e-400` is a (tiny) fraction, `1e400`
+//! is too large, and a cost is rounded once, half to even, to [`Usd::SCALE`] decimals.
+//!
+//! Like zod, every failing check of a field is reported (`-1.5` tokens gives both
+//! `Expected integer, received float` and `Number must be greater than or equal to 0`).
+//!
+//! `metadata` is measured as PostgreSQL's `jsonb` will store it: a number counts with its plain
+//! decimal length (`1e1000` is 1001 bytes), so a small body cannot expand into a huge row, and
+//! numbers `jsonb` cannot hold at all are rejected here instead of failing the insert.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::Serialize;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use crate::event::{NewEvent, Provider};
-use crate::money::{MoneyError, Usd, parse_decimal};
+use crate::money::Usd;
 use crate::timestamp::parse_event_timestamp;
 
 /// Most events accepted in one batch (as the original).
@@ -39,7 +47,8 @@ pub struct Limits {
     pub max_id_chars: usize,
     /// Longest other string (`feature`, `model`, `userId`, `errorCode`), in characters.
     pub max_string_chars: usize,
-    /// Largest `metadata`, serialized, in bytes.
+    /// Largest `metadata`, serialized compactly, in bytes (numbers counted at the length
+    /// PostgreSQL stores them with, e.g. `1e100` as 101 bytes).
     pub max_metadata_bytes: usize,
     /// Deepest nesting of `metadata`.
     pub max_metadata_depth: usize,
@@ -92,17 +101,19 @@ pub fn validate_batch(
         let msg = format!("Array must contain at most {MAX_BATCH_EVENTS} element(s)");
         return Err(vec![issue("events", &msg)]);
     }
-    let parsed: Vec<Option<NewEvent>> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| v.event(e, &format!("events.{i}")))
-        .collect();
+    // Every event is checked (no short-circuit), so that all issues are reported.
+    let parsed: Vec<Option<NewEvent>> =
+        events.iter().enumerate().map(|(i, e)| v.event(e, &format!("events.{i}"))).collect();
     if v.issues.is_empty() {
-        Ok(parsed.into_iter().flatten().collect())
-    } else {
-        v.issues.truncate(MAX_ISSUES);
-        Err(v.issues)
+        // Every rejected event reports an issue; should one ever not, refuse the whole batch
+        // rather than silently drop the event.
+        if let Some(events) = parsed.into_iter().collect::<Option<Vec<_>>>() {
+            return Ok(events);
+        }
+        v.issues.push(issue("events", "Invalid event"));
     }
+    v.issues.truncate(MAX_ISSUES);
+    Err(v.issues)
 }
 
 fn issue(path: &str, message: &str) -> Issue {
@@ -234,23 +245,19 @@ impl Validator<'_> {
             self.push(path, key, expected("string", value));
             return None;
         };
+        let before = self.issues.len();
         let chars = s.chars().count();
-        let problem = if chars < min {
-            Some(format!("String must contain at least {min} character(s)"))
-        } else if chars > max {
-            Some(format!("String must contain at most {max} character(s)"))
-        } else if s.contains('\0') {
-            Some("String must not contain the NUL character (\\u0000)".to_owned())
-        } else {
-            None
-        };
-        match problem {
-            Some(message) => {
-                self.push(path, key, message);
-                None
-            }
-            None => Some(Some(s.clone())),
+        if chars < min {
+            self.push(path, key, format!("String must contain at least {min} character(s)"));
         }
+        if chars > max {
+            self.push(path, key, format!("String must contain at most {max} character(s)"));
+        }
+        if s.contains('\0') {
+            let message = "String must not contain the NUL character (\\u0000)".to_owned();
+            self.push(path, key, message);
+        }
+        (self.issues.len() == before).then(|| Some(s.clone()))
     }
 
     fn provider(&mut self, obj: &Map<String, Value>, path: &str) -> Option<Provider> {
@@ -274,18 +281,22 @@ impl Validator<'_> {
         }
     }
 
-    /// A JSON number as an exact decimal, or the type error.
-    fn number(&mut self, value: &Value, path: &str, key: &str) -> Option<NumberText> {
-        match value {
-            Value::Number(n) => Some(NumberText::of(n)),
-            other => {
-                self.push(path, key, expected("number", other));
-                None
-            }
+    /// A JSON number read exactly, or the type error.
+    fn number(&mut self, value: &Value, path: &str, key: &str) -> Option<Exact> {
+        let Value::Number(n) = value else {
+            self.push(path, key, expected("number", value));
+            return None;
+        };
+        let exact = Exact::parse(&n.to_string());
+        if exact.is_none() {
+            // Unreachable for parsed JSON: serde_json only produces numbers in JSON's grammar.
+            self.push(path, key, "Invalid number".to_owned());
         }
+        exact
     }
 
-    /// A non-negative integer that fits PostgreSQL `integer`.
+    /// A non-negative integer that fits PostgreSQL `integer` (zod's `.int().nonnegative()`, plus
+    /// the upper bound). Every failing check is reported, as zod does.
     fn integer(
         &mut self,
         obj: &Map<String, Value>,
@@ -297,51 +308,63 @@ impl Validator<'_> {
             return (presence == Optional).then_some(None);
         };
         let n = self.number(value, path, key)?;
-        let message = match n.decimal {
-            Some(d) if !d.fract().is_zero() => "Expected integer, received float".to_owned(),
-            Some(d) if d.is_sign_negative() && !d.is_zero() => non_negative(),
-            Some(d) if d > Decimal::from(MAX_INT) => at_most_int(),
-            Some(d) => return i32::try_from(d.mantissa() / 10i128.pow(d.scale())).ok().map(Some),
-            None if n.negative => non_negative(),
-            None => at_most_int(),
-        };
-        self.push(path, key, message);
-        None
+        let before = self.issues.len();
+        if !n.is_integer() {
+            self.push(path, key, "Expected integer, received float".to_owned());
+        }
+        if n.is_negative() {
+            self.push(path, key, non_negative());
+        }
+        if self.issues.len() > before {
+            return None;
+        }
+        match n.rounded(0, Rounding::HalfEven).and_then(|v| i32::try_from(v).ok()) {
+            Some(v) => Some(Some(v)),
+            None => {
+                self.push(path, key, at_most_int());
+                None
+            }
+        }
     }
 
-    /// `latencyMs`: a non-negative number (fractions allowed, rounded half up as the original).
+    /// `latencyMs`: a non-negative number (fractions allowed, rounded half up as the original's
+    /// `Math.round`), at most PostgreSQL `integer` once rounded.
     fn latency(&mut self, obj: &Map<String, Value>, path: &str) -> Option<i32> {
         let key = "latencyMs";
         let value = self.field(obj, path, key, Required)?;
         let n = self.number(value, path, key)?;
-        let rounded = n
-            .decimal
-            .map(|d| d.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero));
-        let message = match rounded {
-            Some(d) if d.is_sign_negative() && !d.is_zero() => non_negative(),
-            Some(d) if d > Decimal::from(MAX_INT) => at_most_int(),
-            Some(d) => return i32::try_from(d.mantissa() / 10i128.pow(d.scale())).ok(),
-            None if n.negative => non_negative(),
-            None => at_most_int(),
-        };
-        self.push(path, key, message);
-        None
+        // zod checks the number as sent: -0.4 is negative even though it rounds to 0.
+        if n.is_negative() {
+            self.push(path, key, non_negative());
+            return None;
+        }
+        let rounded = n.rounded(0, Rounding::HalfUp).and_then(|v| i32::try_from(v).ok());
+        if rounded.is_none() {
+            self.push(path, key, at_most_int());
+        }
+        rounded
     }
 
+    /// A non-negative amount below 10^6 USD (the original's `numeric(12,6)` overflowed there).
     fn cost(&mut self, obj: &Map<String, Value>, path: &str, key: &str) -> Option<Usd> {
+        const LIMIT_DIGITS: i64 = 7; // 10^6 is the smallest number with 7 integer digits
         let value = self.field(obj, path, key, Required)?;
         let n = self.number(value, path, key)?;
-        let limit = Decimal::from(1_000_000);
-        let message = match Usd::parse_bounded(&n.text, limit) {
-            Ok(usd) => return Some(usd),
-            Err(MoneyError::Negative) => non_negative(),
-            Err(MoneyError::NotANumber) if n.negative => non_negative(),
-            Err(MoneyError::TooLarge(_) | MoneyError::NotANumber) => {
-                format!("Number must be less than {limit}")
+        if n.is_negative() {
+            self.push(path, key, non_negative());
+            return None;
+        }
+        let amount = (n.integer_digits() < LIMIT_DIGITS)
+            .then(|| n.rounded(Usd::SCALE, Rounding::HalfEven))
+            .flatten()
+            .and_then(|m| Decimal::try_from_i128_with_scale(m, Usd::SCALE).ok());
+        match amount {
+            Some(amount) => Some(Usd::new(amount.normalize())),
+            None => {
+                self.push(path, key, "Number must be less than 1000000".to_owned());
+                None
             }
-        };
-        self.push(path, key, message);
-        None
+        }
     }
 
     fn timestamp(&mut self, obj: &Map<String, Value>, path: &str) -> Option<DateTime<Utc>> {
@@ -389,7 +412,12 @@ impl Validator<'_> {
             format!("Metadata must be nested at most {max_depth} levels deep")
         } else if contains_nul(value) {
             "Metadata must not contain the NUL character (\\u0000)".to_owned()
-        } else if serde_json::to_vec(value).map_or(usize::MAX, |v| v.len()) > max_bytes {
+        } else if !numbers_fit_jsonb(value) {
+            format!(
+                "Metadata numbers must have at most {JSONB_MAX_INTEGER_DIGITS} digits before and \
+                 {JSONB_MAX_SCALE} after the decimal point"
+            )
+        } else if stored_size(value) > max_bytes {
             format!("Metadata must be at most {max_bytes} bytes as JSON")
         } else {
             return Some(Some(map.clone()));
@@ -418,19 +446,197 @@ fn at_most_int() -> String {
     format!("Number must be less than or equal to {MAX_INT}")
 }
 
-/// A JSON number's exact text and, when it fits, its decimal value.
-struct NumberText {
-    text: String,
-    decimal: Option<Decimal>,
-    negative: bool,
+/// How [`Exact::rounded`] breaks ties.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rounding {
+    /// To the even neighbour (banker's rounding, as [`Usd::new`]).
+    HalfEven,
+    /// Away from zero (JavaScript's `Math.round` for the non-negative numbers it is used on).
+    HalfUp,
 }
 
-impl NumberText {
-    fn of(n: &Number) -> Self {
-        let text = n.to_string();
-        let decimal = parse_decimal(&text);
-        let negative = text.starts_with('-');
-        Self { text, decimal, negative }
+/// Exponents are clamped to this magnitude; beyond it every value is far outside every bound.
+const EXPONENT_CLAMP: i64 = 1_000_000_000_000;
+/// Most significant digits [`Exact::rounded`] returns (10^30 fits an `i128`).
+const MAX_ROUNDED_DIGITS: i64 = 30;
+
+/// A JSON number read exactly from its text: `±digits × 10^exponent`.
+#[derive(Debug, PartialEq, Eq)]
+struct Exact {
+    negative: bool,
+    /// Significant digits (each 0..=9), without leading or trailing zeros; empty for zero.
+    digits: Vec<u8>,
+    /// Power of ten of the last significant digit; 0 for zero.
+    exponent: i64,
+    /// Fraction digits as written minus the written exponent: PostgreSQL's display scale when
+    /// positive (`1.50` keeps 2, `1e-3` has 3, `1.5e3` has none).
+    written_scale: i64,
+    /// The exponent as written (clamped), which PostgreSQL bounds even for zero.
+    written_exponent: i64,
+}
+
+impl Exact {
+    /// Parses `-?digits[.digits][(e|E)[+-]digits]`; `None` for anything else.
+    fn parse(text: &str) -> Option<Exact> {
+        let (negative, rest) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (mantissa, exponent_text) = match rest.split_once(['e', 'E']) {
+            Some((m, e)) => (m, Some(e)),
+            None => (rest, None),
+        };
+        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if int_part.is_empty()
+            || !all_digits(int_part)
+            || !all_digits(frac_part)
+            || (mantissa.contains('.') && frac_part.is_empty())
+        {
+            return None;
+        }
+        let written_exponent = match exponent_text {
+            Some(e) => parse_exponent(e)?,
+            None => 0,
+        };
+        let frac_len = i64::try_from(frac_part.len()).ok()?;
+        let mut digits: Vec<u8> = int_part
+            .bytes()
+            .chain(frac_part.bytes())
+            .map(|b| b - b'0')
+            .skip_while(|&d| d == 0)
+            .collect();
+        let mut exponent = written_exponent - frac_len;
+        while digits.last() == Some(&0) {
+            digits.pop();
+            exponent += 1;
+        }
+        if digits.is_empty() {
+            exponent = 0;
+        }
+        let written_scale = frac_len - written_exponent;
+        Some(Exact { negative, digits, exponent, written_scale, written_exponent })
+    }
+
+    fn is_zero(&self) -> bool {
+        self.digits.is_empty()
+    }
+
+    /// Below zero (`-0` is not).
+    fn is_negative(&self) -> bool {
+        self.negative && !self.is_zero()
+    }
+
+    fn is_integer(&self) -> bool {
+        self.exponent >= 0
+    }
+
+    /// Digits before the decimal point, leading zeros excepted (0 for a value below 1).
+    fn integer_digits(&self) -> i64 {
+        if self.is_zero() { 0 } else { (self.digits.len() as i64 + self.exponent).max(0) }
+    }
+
+    /// The magnitude rounded to `scale` decimals, as an integer count of 10^-scale; `None` when
+    /// it has more than [`MAX_ROUNDED_DIGITS`] digits.
+    fn rounded(&self, scale: u32, rounding: Rounding) -> Option<i128> {
+        let value = |digits: &[u8]| digits.iter().fold(0i128, |acc, &d| acc * 10 + i128::from(d));
+        let n = self.digits.len() as i64;
+        let shift = self.exponent + i64::from(scale);
+        if self.is_zero() {
+            return Some(0);
+        }
+        if shift >= 0 {
+            if n + shift > MAX_ROUNDED_DIGITS {
+                return None;
+            }
+            let shift = u32::try_from(shift).ok()?;
+            return Some(value(&self.digits) * 10i128.pow(shift));
+        }
+        let dropped = -shift;
+        if dropped > n {
+            // What is dropped is below a tenth of the last kept unit: round down.
+            return Some(0);
+        }
+        let keep = usize::try_from(n - dropped).ok()?;
+        if keep as i64 > MAX_ROUNDED_DIGITS {
+            return None;
+        }
+        let kept = value(&self.digits[..keep]);
+        let first_dropped = self.digits[keep];
+        // The digits have no trailing zero, so when more than one digit is dropped, what follows
+        // the first is > 0 and a first dropped 5 means more than half.
+        let up = first_dropped > 5
+            || (first_dropped == 5
+                && (dropped > 1 || rounding == Rounding::HalfUp || kept % 2 == 1));
+        Some(kept + i128::from(up))
+    }
+
+    /// Length of the number as PostgreSQL prints it back from `jsonb` (plain decimal notation).
+    fn stored_len(&self) -> i64 {
+        let sign = i64::from(self.is_negative());
+        let integer = self.integer_digits().max(1);
+        let fraction = if self.written_scale > 0 { 1 + self.written_scale } else { 0 };
+        sign + integer + fraction
+    }
+}
+
+/// A JSON exponent `[+-]digits`, clamped to ±[`EXPONENT_CLAMP`].
+fn parse_exponent(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        rest => (false, rest),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let magnitude =
+        digits.iter().fold(0i64, |acc, d| (acc * 10 + i64::from(d - b'0')).min(EXPONENT_CLAMP));
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Most digits before the decimal point of a PostgreSQL `numeric` (and so of a `jsonb` number).
+const JSONB_MAX_INTEGER_DIGITS: i64 = 131_072;
+/// Most digits after the decimal point of a PostgreSQL `numeric`.
+const JSONB_MAX_SCALE: i64 = 16_383;
+/// PostgreSQL refuses a written exponent of this magnitude or more, even on zero (`INT_MAX / 2`).
+const JSONB_EXPONENT_LIMIT: i64 = 1_073_741_823;
+
+/// Whether every number in `value` can be stored in `jsonb` (others fail the insert with
+/// "value overflows numeric format").
+fn numbers_fit_jsonb(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => Exact::parse(&n.to_string()).is_some_and(|e| {
+            e.integer_digits() <= JSONB_MAX_INTEGER_DIGITS
+                && e.written_scale <= JSONB_MAX_SCALE
+                && e.written_exponent.abs() < JSONB_EXPONENT_LIMIT
+        }),
+        Value::Array(items) => items.iter().all(numbers_fit_jsonb),
+        Value::Object(map) => map.values().all(numbers_fit_jsonb),
+        _ => true,
+    }
+}
+
+/// Size in bytes of `value` serialized compactly, each number counted as PostgreSQL stores it.
+fn stored_size(value: &Value) -> usize {
+    let Ok(bytes) = serde_json::to_vec(value) else {
+        return usize::MAX;
+    };
+    let grown = number_growth(value);
+    usize::try_from(grown).map_or(usize::MAX, |g| bytes.len().saturating_add(g))
+}
+
+/// How many bytes longer the numbers in `value` are in plain notation than as sent (never < 0).
+fn number_growth(value: &Value) -> i64 {
+    match value {
+        Value::Number(n) => {
+            let text = n.to_string();
+            let stored = Exact::parse(&text).map_or(0, |e| e.stored_len());
+            (stored - text.len() as i64).max(0)
+        }
+        Value::Array(items) => items.iter().map(number_growth).fold(0, i64::saturating_add),
+        Value::Object(map) => map.values().map(number_growth).fold(0, i64::saturating_add),
+        _ => 0,
     }
 }
 
@@ -451,3 +657,6 @@ fn contains_nul(value: &Value) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -21,7 +21,7 @@ use diesel::sql_types::{Array, Bool, Int4, Jsonb, Nullable, Numeric, Text, Times
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use tokio::sync::{Mutex, mpsc, oneshot};
-use tokio::task::JoinSet;
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::error::{from_query, is_transient};
@@ -55,16 +55,19 @@ pub struct PgEventRepository {
     queue: mpsc::Sender<Job>,
 }
 
-/// The writer tasks of a [`PgEventRepository`].
+/// The writer tasks of a [`PgEventRepository`]. Dropping it detaches them (they still drain the
+/// queue and stop when the repository is dropped).
 pub struct WriterHandle {
-    tasks: JoinSet<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl WriterHandle {
     /// Waits until every writer has drained the queue and stopped. Call after dropping every
     /// handle to the repository.
-    pub async fn join(mut self) {
-        while self.tasks.join_next().await.is_some() {}
+    pub async fn join(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
     }
 }
 
@@ -73,14 +76,14 @@ impl PgEventRepository {
     pub fn start(pool: PgPool, config: &GroupCommitConfig) -> (Self, WriterHandle) {
         let (queue, rx) = mpsc::channel(config.queue_capacity.max(1));
         let rx = Arc::new(Mutex::new(rx));
-        let mut tasks = JoinSet::new();
+        let mut tasks = Vec::new();
         for _ in 0..config.writers.max(1) {
             let writer = Writer {
                 pool: pool.clone(),
                 rx: Arc::clone(&rx),
                 max_rows: config.max_rows_per_commit.max(1),
             };
-            tasks.spawn(writer.run());
+            tasks.push(tokio::spawn(writer.run()));
         }
         (Self { queue }, WriterHandle { tasks })
     }

@@ -1,0 +1,161 @@
+//! Configuration, read once from the environment at start-up. Every variable, its default and
+//! its meaning:
+//!
+//! | Variable | Default | Meaning |
+//! |---|---|---|
+//! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/aicp` | PostgreSQL; the database is created and migrated at start-up |
+//! | `REDIS_URL` | `redis://127.0.0.1:6379` | Redis (health, and later caches, limits, live stream) |
+//! | `HOST` | `0.0.0.0` | Listen address |
+//! | `PORT` | `3100` | Listen port (the original dashboard and SDK use 3100) |
+//! | `CORS_ORIGIN` | `http://localhost:3000` | Comma-separated allowed browser origins; `*` allows any origin (without credentials) |
+//! | `LOG_LEVEL` | `info` | `tracing` filter, e.g. `debug` or `aicp_api=debug,info` |
+//! | `LOG_FORMAT` | `json` | `json` (one object per line) or `text` |
+//! | `BODY_LIMIT_BYTES` | `10485760` | Largest request body (the original's 10 MB); larger → 413 |
+//! | `DB_POOL_SIZE` | `16` | Most PostgreSQL connections |
+//! | `DB_TIMEOUT_MS` | `5000` | Longest wait for a connection before answering 503 |
+//! | `REDIS_TIMEOUT_MS` | `50` | Longest wait for any Redis call |
+//! | `INGEST_WRITERS` | `4` | Group-commit writer tasks |
+//! | `INGEST_QUEUE` | `1024` | Ingest requests that may wait for a writer; beyond it → 503 at once |
+//! | `INGEST_MAX_ROWS_PER_COMMIT` | `4000` | Most events one writer commits in one transaction |
+//! | `WORKERS` | number of CPUs | HTTP worker threads |
+//! | `SHUTDOWN_TIMEOUT_SECS` | `30` | How long in-flight requests may finish after SIGTERM/SIGINT |
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// PostgreSQL URL.
+    pub database_url: String,
+    /// Redis URL.
+    pub redis_url: String,
+    /// Listen address.
+    pub host: String,
+    /// Listen port.
+    pub port: u16,
+    /// Allowed browser origins; `None` allows any.
+    pub cors_origins: Option<Vec<String>>,
+    /// `tracing` filter.
+    pub log_level: String,
+    /// Log as JSON lines (else human-readable text).
+    pub log_json: bool,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+    /// PostgreSQL pool size.
+    pub db_pool_size: usize,
+    /// PostgreSQL connection wait.
+    pub db_timeout: Duration,
+    /// Redis call timeout.
+    pub redis_timeout: Duration,
+    /// Group-commit writer tasks.
+    pub ingest_writers: usize,
+    /// Group-commit queue capacity (requests).
+    pub ingest_queue: usize,
+    /// Rows per group commit.
+    pub ingest_max_rows_per_commit: usize,
+    /// HTTP workers.
+    pub workers: usize,
+    /// Graceful shutdown budget.
+    pub shutdown_timeout: Duration,
+}
+
+impl Config {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// When a variable is set to a value that cannot be parsed.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads variables through `get` (tests pass a map).
+    ///
+    /// # Errors
+    /// When a variable is set to a value that cannot be parsed.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let text = |k: &str, d: &str| get(k).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| d.to_owned());
+        let num = |k: &str, d: u64| -> anyhow::Result<u64> {
+            match get(k).filter(|v| !v.trim().is_empty()) {
+                None => Ok(d),
+                Some(v) => v.trim().parse().with_context(|| format!("{k} must be a whole number, got {v:?}")),
+            }
+        };
+        let cors = text("CORS_ORIGIN", "http://localhost:3000");
+        let cors_origins = if cors.trim() == "*" {
+            None
+        } else {
+            Some(cors.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect())
+        };
+        let log_json = match text("LOG_FORMAT", "json").as_str() {
+            "json" => true,
+            "text" => false,
+            other => bail!("LOG_FORMAT must be json or text, got {other:?}"),
+        };
+        let port = u16::try_from(num("PORT", 3100)?).context("PORT must be at most 65535")?;
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        let positive = |k: &str, d: u64| -> anyhow::Result<usize> {
+            let v = num(k, d)?;
+            if v == 0 {
+                bail!("{k} must be at least 1");
+            }
+            Ok(usize::try_from(v)?)
+        };
+        Ok(Self {
+            database_url: text("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/aicp"),
+            redis_url: text("REDIS_URL", "redis://127.0.0.1:6379"),
+            host: text("HOST", "0.0.0.0"),
+            port,
+            cors_origins,
+            log_level: text("LOG_LEVEL", "info"),
+            log_json,
+            body_limit: positive("BODY_LIMIT_BYTES", 10 * 1024 * 1024)?,
+            db_pool_size: positive("DB_POOL_SIZE", 16)?,
+            db_timeout: Duration::from_millis(num("DB_TIMEOUT_MS", 5000)?),
+            redis_timeout: Duration::from_millis(num("REDIS_TIMEOUT_MS", 50)?),
+            ingest_writers: positive("INGEST_WRITERS", 4)?,
+            ingest_queue: positive("INGEST_QUEUE", 1024)?,
+            ingest_max_rows_per_commit: positive("INGEST_MAX_ROWS_PER_COMMIT", 4000)?,
+            workers: positive("WORKERS", cpus as u64)?,
+            shutdown_timeout: Duration::from_secs(num("SHUTDOWN_TIMEOUT_SECS", 30)?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn with(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_original_dashboard_and_sdk() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.port, 3100);
+        assert_eq!(c.body_limit, 10 * 1024 * 1024);
+        assert_eq!(c.cors_origins, Some(vec!["http://localhost:3000".to_owned()]));
+    }
+
+    #[test]
+    fn cors_origin_takes_a_list_or_a_wildcard() {
+        let c = with(&[("CORS_ORIGIN", "https://a.example, https://b.example/")]).unwrap();
+        assert_eq!(c.cors_origins, Some(vec!["https://a.example".to_owned(), "https://b.example".to_owned()]));
+        assert_eq!(with(&[("CORS_ORIGIN", "*")]).unwrap().cors_origins, None);
+    }
+
+    #[test]
+    fn a_malformed_variable_is_a_clear_start_up_error() {
+        let err = with(&[("PORT", "eighty")]).unwrap_err().to_string();
+        assert!(err.contains("PORT"), "{err}");
+        assert!(with(&[("PORT", "70000")]).is_err());
+        assert!(with(&[("INGEST_WRITERS", "0")]).is_err());
+        assert!(with(&[("LOG_FORMAT", "xml")]).is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! HTTP service of AI Cost Profiler: configuration, composition root, routes and HTTP errors.
+//! Only this crate knows HTTP.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod request_id;
+pub mod routes;
+pub mod server;
+pub mod state;

@@ -1,0 +1,53 @@
+//! `GET /health`: liveness plus the state of PostgreSQL and Redis (original-api.md §3).
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+/// Health of the service and its dependencies.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// `ok` when every dependency is up, else `degraded`.
+    pub status: &'static str,
+    /// Server time, ISO 8601 with milliseconds.
+    pub timestamp: String,
+    /// State of each dependency: `ok` or `down`.
+    pub dependencies: Dependencies,
+}
+
+/// State of each dependency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Dependencies {
+    /// Redis: `ok` or `down`.
+    pub redis: &'static str,
+    /// PostgreSQL: `ok` or `down`.
+    pub database: &'static str,
+}
+
+/// Health check (no auth, no rate limit).
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    responses(
+        (status = 200, description = "Every dependency is up", body = HealthResponse),
+        (status = 503, description = "A dependency is down", body = HealthResponse),
+    )
+)]
+#[get("/health")]
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let (db, redis) = futures_util::join!(state.database.is_healthy(), state.redis.is_healthy());
+    let word = |up: bool| if up { "ok" } else { "down" };
+    let body = HealthResponse {
+        status: if db && redis { "ok" } else { "degraded" },
+        timestamp: state.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        dependencies: Dependencies { redis: word(redis), database: word(db) },
+    };
+    if db && redis {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}

@@ -1,0 +1,40 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI document, generated from the code.
+
+use actix_web::{HttpResponse, get};
+use utoipa::OpenApi;
+
+use crate::error::{ErrorBody, IssueBody};
+use crate::routes::{events, health};
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "AI Cost Profiler",
+        description = "Where the money goes on LLM APIs: ingest one event per LLM call, priced exactly.",
+        version = "1.0.0"
+    ),
+    paths(health::health, events::ingest, document),
+    components(schemas(
+        ErrorBody,
+        IssueBody,
+        health::HealthResponse,
+        health::Dependencies,
+        events::IngestRequest,
+        events::EventPayload,
+        events::IngestResponse
+    ))
+)]
+pub struct ApiDoc;
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json"))
+)]
+#[get("/openapi.json")]
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,85 @@
+//! Composition root: the only place that builds adapters and wires them into the services.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpServer, web};
+use aicp_cache::RedisHealth;
+use aicp_domain::validation::Limits;
+use aicp_domain::{IngestService, PriceTable, SystemClock};
+use aicp_storage::{GroupCommitConfig, PgEventRepository, PgHealth, PoolConfig};
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// How long a `/health` probe may take per dependency.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Creates and migrates the database, then serves until SIGINT/SIGTERM; in-flight requests finish
+/// and queued events are committed before it returns.
+///
+/// # Errors
+/// When the database cannot be prepared or the address cannot be bound.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    prepare_database(&config.database_url).await?;
+    let mut pool_config = PoolConfig::new(&config.database_url);
+    pool_config.max_size = config.db_pool_size;
+    pool_config.wait_timeout = config.db_timeout;
+    let pg = aicp_storage::build_pool(&pool_config)?;
+    let group_commit = GroupCommitConfig {
+        writers: config.ingest_writers,
+        queue_capacity: config.ingest_queue,
+        max_rows_per_commit: config.ingest_max_rows_per_commit,
+    };
+    let (repo, writers) = PgEventRepository::start(pg.clone(), &group_commit);
+    let redis = aicp_cache::build_pool(&config.redis_url, config.redis_timeout)
+        .context("invalid REDIS_URL")?;
+    let clock = Arc::new(SystemClock);
+    let state = web::Data::new(AppState {
+        ingest: IngestService::new(
+            Arc::new(repo),
+            clock.clone(),
+            Arc::new(PriceTable::original()),
+            Limits::default(),
+        ),
+        database: Arc::new(PgHealth::new(pg, PROBE_TIMEOUT)),
+        redis: Arc::new(RedisHealth::new(redis, PROBE_TIMEOUT)),
+        clock,
+        body_limit: config.body_limit,
+    });
+    let origins = config.cors_origins.clone();
+    let server = HttpServer::new(move || crate::app::build(state.clone(), origins.clone()))
+        .workers(config.workers)
+        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .bind((config.host.as_str(), config.port))
+        .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?
+        .run();
+    tracing::info!(
+        host = %config.host,
+        port = config.port,
+        "listening; authentication is disabled, every event belongs to project 'default'"
+    );
+    server.await?;
+    // The server has dropped every handle to the repository: the writers commit what is queued.
+    if tokio::time::timeout(config.shutdown_timeout, writers.join()).await.is_err() {
+        tracing::error!("event writers did not finish within the shutdown timeout");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Creates the database if needed and applies pending migrations.
+///
+/// # Errors
+/// When PostgreSQL is unreachable or a migration fails.
+pub async fn prepare_database(url: &str) -> anyhow::Result<()> {
+    if aicp_storage::ensure_database(url).await? {
+        tracing::info!("created the database");
+    }
+    let applied = aicp_storage::run_migrations(url).await?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "applied migrations");
+    }
+    Ok(())
+}

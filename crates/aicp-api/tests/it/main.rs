@@ -1,0 +1,8 @@
+//! API tests: the real application (routes + middleware) in-process, over the real PostgreSQL
+//! and Redis, with mockall fakes only where infrastructure cannot easily fail on demand.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod errors;
+mod health;
+mod ingest;
+mod support;

@@ -1,0 +1,150 @@
+//! `TestApp`: the production application over a fresh database per test.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
+use actix_web::test::{self, TestRequest};
+use actix_web::web;
+use aicp_api::state::AppState;
+use aicp_domain::validation::Limits;
+use aicp_domain::{Clock, DependencyProbe, EventRepository, IngestService, PriceTable, SystemClock};
+use aicp_storage::{GroupCommitConfig, PgEventRepository, PoolConfig, build_pool};
+use aicp_test_support::TestDatabase;
+use serde_json::Value;
+
+/// The original's example batch (original-api.md §4.1).
+pub const EXAMPLE_BATCH: &str = r#"{"events":[
+ {"traceId":"tr_V1StGXR8_Z5jdHi6B-myT","spanId":"sp_a1b2c3d4e5f6g7h8","feature":"chat-summary","userId":"user-123","provider":"openai","model":"gpt-4o","inputTokens":1000,"outputTokens":500,"cachedTokens":0,"latencyMs":812,"estimatedCostUsd":0.0075,"timestamp":"2026-01-05T10:00:00.000Z","isStreaming":false,"retryCount":0,"isError":false},
+ {"traceId":"tr_x","spanId":"sp_x","feature":"chat-summary","provider":"openai","model":"gpt-4o","inputTokens":0,"outputTokens":0,"cachedTokens":0,"latencyMs":52,"estimatedCostUsd":0,"timestamp":"2026-01-05T10:00:01.000Z","isStreaming":false,"retryCount":0,"isError":true,"errorCode":"server_error","metadata":{"error":"Custom error message"}}
+]}"#;
+
+/// An always-healthy or always-down probe.
+pub struct FixedProbe(pub bool);
+
+#[async_trait::async_trait]
+impl DependencyProbe for FixedProbe {
+    async fn is_healthy(&self) -> bool {
+        self.0
+    }
+}
+
+/// The application plus the database behind it.
+pub struct TestApp {
+    pub db: Option<TestDatabase>,
+    state: web::Data<AppState>,
+}
+
+/// A response, read whole.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    /// Real PostgreSQL (fresh database) and real Redis.
+    pub async fn new() -> Self {
+        Self::with_body_limit(10 * 1024 * 1024).await
+    }
+
+    pub async fn with_body_limit(body_limit: usize) -> Self {
+        let db = TestDatabase::new().await;
+        let pool = build_pool(&PoolConfig::new(db.url())).unwrap();
+        let (repo, _writers) = PgEventRepository::start(pool.clone(), &GroupCommitConfig::default());
+        let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let redis = aicp_cache::build_pool(&redis_url, Duration::from_millis(500)).unwrap();
+        let state = state(
+            Arc::new(repo),
+            Arc::new(aicp_storage::PgHealth::new(pool, Duration::from_secs(1))),
+            Arc::new(aicp_cache::RedisHealth::new(redis, Duration::from_millis(500))),
+            body_limit,
+        );
+        Self { db: Some(db), state }
+    }
+
+    /// Any repository and probes (mocks), no database.
+    pub fn with_parts(
+        repo: Arc<dyn EventRepository>,
+        database: Arc<dyn DependencyProbe>,
+        redis: Arc<dyn DependencyProbe>,
+    ) -> Self {
+        Self { db: None, state: state(repo, database, redis, 10 * 1024 * 1024) }
+    }
+
+    pub async fn call(&self, req: TestRequest) -> Reply {
+        let app = test::init_service(aicp_api::app::build(
+            self.state.clone(),
+            Some(vec!["http://localhost:3000".to_owned()]),
+        ))
+        .await;
+        let res = test::call_service(&app, req.to_request()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = test::read_body(res).await;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("body is not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Reply { status, headers, body }
+    }
+
+    pub async fn post_events(&self, body: impl Into<String>) -> Reply {
+        self.call(
+            TestRequest::post()
+                .uri("/api/v1/events")
+                .insert_header(("content-type", "application/json"))
+                .set_payload(body.into()),
+        )
+        .await
+    }
+
+    /// Rows in `events`.
+    pub async fn count(&self) -> i64 {
+        let db = self.db.as_ref().expect("a database-backed TestApp");
+        db.client().await.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0)
+    }
+}
+
+fn state(
+    repo: Arc<dyn EventRepository>,
+    database: Arc<dyn DependencyProbe>,
+    redis: Arc<dyn DependencyProbe>,
+    body_limit: usize,
+) -> web::Data<AppState> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    web::Data::new(AppState {
+        ingest: IngestService::new(repo, clock.clone(), Arc::new(PriceTable::original()), Limits::default()),
+        database,
+        redis,
+        clock,
+        body_limit,
+    })
+}
+
+/// One event as the SDK sends it, with the given span id and overrides merged in.
+pub fn event(span: &str, overrides: Value) -> Value {
+    let mut e = serde_json::json!({
+        "traceId": "tr_1", "spanId": span, "feature": "chat", "userId": "u1", "provider": "openai",
+        "model": "gpt-4o", "inputTokens": 1000, "outputTokens": 500, "cachedTokens": 0,
+        "latencyMs": 812, "estimatedCostUsd": 0.0075, "timestamp": "2026-01-05T10:00:00.000Z",
+        "isStreaming": false, "retryCount": 0, "isError": false
+    });
+    if let (Value::Object(base), Value::Object(extra)) = (&mut e, overrides) {
+        for (k, v) in extra {
+            if v.is_null() {
+                base.remove(&k);
+            } else {
+                base.insert(k, v);
+            }
+        }
+    }
+    e
+}
+
+pub fn batch(events: Vec<Value>) -> String {
+    serde_json::json!({ "events": events }).to_string()
+}
