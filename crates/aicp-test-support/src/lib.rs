@@ -52,6 +52,21 @@ impl TestDatabase {
         Ok(Self { url: url_for(&admin, &name), name, admin })
     }
 
+    /// A unique database name on the test server that does not exist yet (for tests of database
+    /// creation); dropped, if it was created, with this value.
+    ///
+    /// # Panics
+    /// When `AICP_TEST_DATABASE_URL` is invalid.
+    pub fn reserve() -> Self {
+        let admin_url =
+            std::env::var("AICP_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        let mut admin = Config::from_str(&admin_url).expect("invalid AICP_TEST_DATABASE_URL");
+        admin.dbname("postgres");
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let name = format!("{TEST_DB_PREFIX}{now}_{}", uuid::Uuid::new_v4().simple());
+        Self { url: url_for(&admin, &name), name, admin }
+    }
+
     /// `postgres://` URL of this database.
     pub fn url(&self) -> &str {
         &self.url

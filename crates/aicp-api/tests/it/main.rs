@@ -5,4 +5,5 @@
 mod errors;
 mod health;
 mod ingest;
+mod process;
 mod support;

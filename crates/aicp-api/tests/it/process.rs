@@ -1,0 +1,73 @@
+//! The real binary over a real socket: it creates and migrates its database, serves, and shuts
+//! down cleanly on SIGTERM after finishing its work.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aicp_test_support::TestDatabase;
+
+use crate::support::EXAMPLE_BATCH;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start(db: &TestDatabase) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_aicp"))
+        .env("DATABASE_URL", db.url())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("LOG_LEVEL", "warn")
+        .env("WORKERS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let client = reqwest::Client::new();
+    // Start-up includes creating and migrating the database: poll until it answers.
+    for _ in 0..600 {
+        if client.get(format!("{}/health", server.base)).send().await.is_ok() {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not start");
+}
+
+#[actix_web::test]
+async fn the_binary_creates_its_database_serves_and_stops_cleanly_on_sigterm() {
+    let db = TestDatabase::reserve();
+    let mut server = start(&db).await;
+    let client = reqwest::Client::new();
+    let health = client.get(format!("{}/health", server.base)).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let res = client
+        .post(format!("{}/api/v1/events", server.base))
+        .header("content-type", "application/json")
+        .body(EXAMPLE_BATCH)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || server.child.wait()).await.unwrap().unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+    let count: i64 =
+        db.client().await.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0);
+    assert_eq!(count, 2);
+}
