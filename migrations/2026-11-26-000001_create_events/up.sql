@@ -10,18 +10,31 @@ CREATE TABLE events (
     user_id            text,
     provider           text        NOT NULL,
     model              text        NOT NULL,
+    -- Token semantics (docs/API.md): input includes cache reads and writes, output includes
+    -- reasoning.
     input_tokens       integer     NOT NULL CHECK (input_tokens >= 0),
     output_tokens      integer     NOT NULL CHECK (output_tokens >= 0),
     cached_tokens      integer     NOT NULL DEFAULT 0 CHECK (cached_tokens >= 0),
+    cache_write_tokens integer     NOT NULL DEFAULT 0 CHECK (cache_write_tokens >= 0),
+    cache_write_1h_tokens integer  NOT NULL DEFAULT 0 CHECK (cache_write_1h_tokens >= 0),
+    reasoning_tokens   integer     NOT NULL DEFAULT 0 CHECK (reasoning_tokens >= 0),
     latency_ms         integer     NOT NULL CHECK (latency_ms >= 0),
     -- Money: exact, 12 decimals (one gpt-4o-mini input token is 0.00000015 USD).
     estimated_cost_usd numeric(22,12) NOT NULL CHECK (estimated_cost_usd >= 0),
+    provider_cost_usd  numeric(22,12) CHECK (provider_cost_usd >= 0),
+    -- The server's cost and its parts by usage kind.
     verified_cost_usd  numeric(22,12) NOT NULL CHECK (verified_cost_usd >= 0),
     input_cost_usd     numeric(22,12) NOT NULL DEFAULT 0,
-    cached_input_cost_usd numeric(22,12) NOT NULL DEFAULT 0,
+    cache_read_cost_usd numeric(22,12) NOT NULL DEFAULT 0,
+    cache_write_cost_usd numeric(22,12) NOT NULL DEFAULT 0,
     output_cost_usd    numeric(22,12) NOT NULL DEFAULT 0,
-    -- Catalogue key of the price used; NULL = unknown model, fallback price.
+    reasoning_cost_usd numeric(22,12) NOT NULL DEFAULT 0,
+    -- The price used: model id (NULL = unknown model, fallback price: "unpriced"), its source and
+    -- the first day of the price period.
     priced_as          text,
+    price_source       text        NOT NULL DEFAULT 'catalogue'
+                       CHECK (price_source IN ('catalogue', 'custom', 'fallback')),
+    price_effective_from date,
     is_cache_hit       boolean     NOT NULL DEFAULT false,
     metadata           jsonb,
     is_streaming       boolean     NOT NULL DEFAULT false,
@@ -32,7 +45,8 @@ CREATE TABLE events (
     created_at         timestamptz NOT NULL DEFAULT now(),
     received_at        timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT events_cost_parts_add_up
-        CHECK (verified_cost_usd = input_cost_usd + cached_input_cost_usd + output_cost_usd)
+        CHECK (verified_cost_usd = input_cost_usd + cache_read_cost_usd + cache_write_cost_usd
+                                   + output_cost_usd + reasoning_cost_usd)
 );
 
 -- Idempotent ingest: a re-sent event (same project, trace and span) is skipped. Also serves

@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::{HttpServer, web};
 use aicp_cache::RedisHealth;
 use aicp_domain::validation::Limits;
-use aicp_domain::{IngestService, PriceTable, SystemClock};
+use aicp_domain::{Catalogue, IngestService, PriceBook, SharedPriceBook, SystemClock};
 use aicp_storage::{GroupCommitConfig, PgEventRepository, PgHealth, PoolConfig};
 use anyhow::Context;
 
@@ -40,7 +40,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ingest: IngestService::new(
             Arc::new(repo),
             clock.clone(),
-            Arc::new(PriceTable::original()),
+            Arc::new(SharedPriceBook::new(PriceBook::new(
+                &Catalogue::builtin()?,
+                &[],
+                aicp_domain::pricing::original_fallback(),
+            ))),
             Limits::default(),
         ),
         database: Arc::new(PgHealth::new(pg, PROBE_TIMEOUT)),

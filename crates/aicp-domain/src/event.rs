@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::money::Usd;
-use crate::pricing::CostBreakdown;
+use crate::pricing::{Priced, Usage};
 
 /// The LLM provider that served a call.
 ///
@@ -128,6 +128,29 @@ pub struct NewEvent {
     pub retry_count: i32,
     /// Whether the call failed.
     pub is_error: bool,
+    /// Of `output_tokens`, reasoning / thinking tokens (additive field `reasoningTokens`).
+    pub reasoning_tokens: i32,
+    /// Prompt tokens written to the provider's cache, part of `input_tokens`
+    /// (`cacheWriteTokens`).
+    pub cache_write_tokens: i32,
+    /// Of `cache_write_tokens`, those with a one-hour TTL (`cacheWrite1hTokens`).
+    pub cache_write_1h_tokens: i32,
+    /// Cost the provider itself reported, when it does (`providerCostUsd`).
+    pub provider_cost: Option<Usd>,
+}
+
+impl NewEvent {
+    /// The token counts the cost formula needs.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens.unsigned_abs(),
+            output_tokens: self.output_tokens.unsigned_abs(),
+            cache_read_tokens: self.cached_tokens.unsigned_abs(),
+            cache_write_tokens: self.cache_write_tokens.unsigned_abs(),
+            cache_write_1h_tokens: self.cache_write_1h_tokens.unsigned_abs(),
+            reasoning_tokens: self.reasoning_tokens.unsigned_abs(),
+        }
+    }
 }
 
 /// An event with the cost the server computed for it.
@@ -135,6 +158,6 @@ pub struct NewEvent {
 pub struct PricedEvent {
     /// The validated event.
     pub event: NewEvent,
-    /// The server's cost, by usage kind.
-    pub cost: CostBreakdown,
+    /// The server's cost, by usage kind, and the price it used.
+    pub priced: Priced,
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::clock::Clock;
 use crate::event::PricedEvent;
 use crate::ports::{EventBatch, EventRepository, RepoError};
-use crate::pricing::{PriceTable, Usage};
+use crate::pricing::SharedPriceBook;
 use crate::project::ProjectId;
 use crate::validation::{Issue, Limits, validate_batch};
 
@@ -53,7 +53,7 @@ impl From<RepoError> for IngestError {
 pub struct IngestService {
     repo: Arc<dyn EventRepository>,
     clock: Arc<dyn Clock>,
-    prices: Arc<PriceTable>,
+    prices: Arc<SharedPriceBook>,
     limits: Limits,
 }
 
@@ -62,7 +62,7 @@ impl IngestService {
     pub fn new(
         repo: Arc<dyn EventRepository>,
         clock: Arc<dyn Clock>,
-        prices: Arc<PriceTable>,
+        prices: Arc<SharedPriceBook>,
         limits: Limits,
     ) -> Self {
         Self { repo, clock, prices, limits }
@@ -75,16 +75,13 @@ impl IngestService {
     pub async fn ingest(&self, project: ProjectId, body: &Value) -> Result<IngestReceipt, IngestError> {
         let events = validate_batch(body, self.clock.now(), &self.limits).map_err(IngestError::Invalid)?;
         let received = events.len();
+        // One book for the whole batch, even if prices change meanwhile.
+        let book = self.prices.current();
         let events = events
             .into_iter()
             .map(|event| {
-                let usage = Usage {
-                    input_tokens: event.input_tokens.unsigned_abs(),
-                    output_tokens: event.output_tokens.unsigned_abs(),
-                    cached_tokens: event.cached_tokens.unsigned_abs(),
-                };
-                let cost = self.prices.cost(&event.model, usage);
-                PricedEvent { event, cost }
+                let priced = book.price(&project, &event.model, event.timestamp, event.usage());
+                PricedEvent { event, priced }
             })
             .collect();
         let summary = self.repo.insert_batch(EventBatch { project, events }).await?;

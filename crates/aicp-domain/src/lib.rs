@@ -18,6 +18,6 @@ pub use event::{NewEvent, PricedEvent, Provider};
 pub use ingest::{IngestError, IngestReceipt, IngestService};
 pub use money::Usd;
 pub use ports::{DependencyProbe, EventBatch, EventRepository, InsertSummary, RepoError};
-pub use pricing::{CostBreakdown, ModelPrice, PriceTable};
+pub use pricing::{Catalogue, PriceBook, PriceSource, Priced, SharedPriceBook, Usage};
 pub use project::ProjectId;
 pub use validation::{Issue, MAX_BATCH_EVENTS};

@@ -199,13 +199,18 @@ impl Validator<'_> {
         let output_tokens = self.integer(obj, path, "outputTokens", Required);
         let cached_tokens = self.integer(obj, path, "cachedTokens", Optional);
         let latency_ms = self.latency(obj, path);
-        let estimated_cost = self.cost(obj, path, "estimatedCostUsd");
+        let estimated_cost = self.cost(obj, path, "estimatedCostUsd", Required);
         let timestamp = self.timestamp(obj, path);
         let metadata = self.metadata(obj, path);
         let is_streaming = self.boolean(obj, path, "isStreaming");
         let error_code = self.string(obj, path, "errorCode", Optional, 0, strs);
         let retry_count = self.integer(obj, path, "retryCount", Optional);
         let is_error = self.boolean(obj, path, "isError");
+        // Additive usage details (not in the original; its payloads stay valid without them).
+        let reasoning_tokens = self.integer(obj, path, "reasoningTokens", Optional);
+        let cache_write_tokens = self.integer(obj, path, "cacheWriteTokens", Optional);
+        let cache_write_1h_tokens = self.integer(obj, path, "cacheWrite1hTokens", Optional);
+        let provider_cost = self.cost(obj, path, "providerCostUsd", Optional);
         Some(NewEvent {
             trace_id: trace_id??,
             span_id: span_id??,
@@ -218,13 +223,17 @@ impl Validator<'_> {
             output_tokens: output_tokens??,
             cached_tokens: cached_tokens?.unwrap_or(0),
             latency_ms: latency_ms?,
-            estimated_cost: estimated_cost?,
+            estimated_cost: estimated_cost??,
             timestamp: timestamp?,
             metadata: metadata?,
             is_streaming: is_streaming?.unwrap_or(false),
             error_code: error_code?,
             retry_count: retry_count?.unwrap_or(0),
             is_error: is_error?.unwrap_or(false),
+            reasoning_tokens: reasoning_tokens?.unwrap_or(0),
+            cache_write_tokens: cache_write_tokens?.unwrap_or(0),
+            cache_write_1h_tokens: cache_write_1h_tokens?.unwrap_or(0),
+            provider_cost: provider_cost?,
         })
     }
 
@@ -346,9 +355,18 @@ impl Validator<'_> {
     }
 
     /// A non-negative amount below 10^6 USD (the original's `numeric(12,6)` overflowed there).
-    fn cost(&mut self, obj: &Map<String, Value>, path: &str, key: &str) -> Option<Usd> {
+    /// `None` = invalid (reported); `Some(None)` = absent and optional.
+    fn cost(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        presence: Presence,
+    ) -> Option<Option<Usd>> {
         const LIMIT_DIGITS: i64 = 7; // 10^6 is the smallest number with 7 integer digits
-        let value = self.field(obj, path, key, Required)?;
+        let Some(value) = self.field(obj, path, key, presence) else {
+            return (presence == Optional).then_some(None);
+        };
         let n = self.number(value, path, key)?;
         if n.is_negative() {
             self.push(path, key, non_negative());
@@ -359,7 +377,7 @@ impl Validator<'_> {
             .flatten()
             .and_then(|m| Decimal::try_from_i128_with_scale(m, Usd::SCALE).ok());
         match amount {
-            Some(amount) => Some(Usd::new(amount.normalize())),
+            Some(amount) => Some(Some(Usd::new(amount.normalize()))),
             None => {
                 self.push(path, key, "Number must be less than 1000000".to_owned());
                 None

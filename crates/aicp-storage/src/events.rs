@@ -5,7 +5,7 @@
 //! tasks each take everything queued (up to a row budget), insert it with one statement, commit,
 //! and only then answer every request in the group. A 2xx therefore still means "committed".
 //!
-//! Why `unnest`: one statement text for any number of rows (24 array parameters), prepared once,
+//! Why `unnest`: one statement text for any number of rows (one array parameter per column), prepared once,
 //! instead of a `VALUES` list whose text and bind count change with every batch size.
 //!
 //! Rows are sorted by (project, trace, span) before insert so that concurrent transactions take
@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use aicp_domain::{EventBatch, EventRepository, InsertSummary, PricedEvent, RepoError};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, Bool, Int4, Jsonb, Nullable, Numeric, Text, Timestamptz};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::sql_types::{Array, Bool, Date, Int4, Jsonb, Nullable, Numeric, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -197,17 +197,60 @@ impl InsertFailure {
     }
 }
 
-const INSERT_SQL: &str = "\
-INSERT INTO events (id, project_id, trace_id, span_id, parent_span_id, feature, user_id, provider, \
-model, input_tokens, output_tokens, cached_tokens, latency_ms, estimated_cost_usd, verified_cost_usd, \
-input_cost_usd, cached_input_cost_usd, output_cost_usd, priced_as, is_cache_hit, metadata, \
-is_streaming, error_code, retry_count, is_error, created_at) \
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-$7::text[], $8::text[], $9::text[], $10::int4[], $11::int4[], $12::int4[], $13::int4[], \
-$14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[], $18::numeric[], $19::text[], \
-$20::bool[], $21::jsonb[], $22::bool[], $23::text[], $24::int4[], $25::bool[], $26::timestamptz[]) \
-ON CONFLICT (project_id, trace_id, span_id) DO NOTHING \
-RETURNING id";
+/// The stored columns, in bind order.
+const COLUMNS: [(&str, &str); 35] = [
+    ("id", "uuid"),
+    ("project_id", "text"),
+    ("trace_id", "text"),
+    ("span_id", "text"),
+    ("parent_span_id", "text"),
+    ("feature", "text"),
+    ("user_id", "text"),
+    ("provider", "text"),
+    ("model", "text"),
+    ("input_tokens", "int4"),
+    ("output_tokens", "int4"),
+    ("cached_tokens", "int4"),
+    ("cache_write_tokens", "int4"),
+    ("cache_write_1h_tokens", "int4"),
+    ("reasoning_tokens", "int4"),
+    ("latency_ms", "int4"),
+    ("estimated_cost_usd", "numeric"),
+    ("provider_cost_usd", "numeric"),
+    ("verified_cost_usd", "numeric"),
+    ("input_cost_usd", "numeric"),
+    ("cache_read_cost_usd", "numeric"),
+    ("cache_write_cost_usd", "numeric"),
+    ("output_cost_usd", "numeric"),
+    ("reasoning_cost_usd", "numeric"),
+    ("priced_as", "text"),
+    ("price_source", "text"),
+    ("price_effective_from", "date"),
+    ("is_cache_hit", "bool"),
+    ("metadata", "jsonb"),
+    ("is_streaming", "bool"),
+    ("error_code", "text"),
+    ("retry_count", "int4"),
+    ("is_error", "bool"),
+    ("created_at", "timestamptz"),
+    ("received_at", "timestamptz"),
+];
+
+/// `INSERT … SELECT * FROM unnest($1::uuid[], …) ON CONFLICT DO NOTHING RETURNING id`.
+fn insert_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
+        let arrays: Vec<String> =
+            COLUMNS.iter().enumerate().map(|(i, (_, t))| format!("${}::{t}[]", i + 1)).collect();
+        format!(
+            "INSERT INTO events ({}) SELECT * FROM unnest({}) \
+             ON CONFLICT (project_id, trace_id, span_id) DO NOTHING RETURNING id",
+            names.join(", "),
+            arrays.join(", ")
+        )
+    })
+}
 
 #[derive(diesel::QueryableByName)]
 struct InsertedId {
@@ -230,13 +273,21 @@ struct Columns {
     input_tokens: Vec<i32>,
     output_tokens: Vec<i32>,
     cached_tokens: Vec<i32>,
+    cache_write_tokens: Vec<i32>,
+    cache_write_1h_tokens: Vec<i32>,
+    reasoning_tokens: Vec<i32>,
     latency_ms: Vec<i32>,
     estimated: Vec<Decimal>,
+    provider_cost: Vec<Option<Decimal>>,
     verified: Vec<Decimal>,
     input_cost: Vec<Decimal>,
-    cached_cost: Vec<Decimal>,
+    cache_read_cost: Vec<Decimal>,
+    cache_write_cost: Vec<Decimal>,
     output_cost: Vec<Decimal>,
+    reasoning_cost: Vec<Decimal>,
     priced_as: Vec<Option<String>>,
+    price_source: Vec<&'static str>,
+    price_effective_from: Vec<Option<NaiveDate>>,
     is_cache_hit: Vec<bool>,
     metadata: Vec<Option<serde_json::Value>>,
     is_streaming: Vec<bool>,
@@ -244,11 +295,13 @@ struct Columns {
     retry_count: Vec<i32>,
     is_error: Vec<bool>,
     created_at: Vec<DateTime<Utc>>,
+    received_at: Vec<DateTime<Utc>>,
 }
 
 impl Columns {
-    fn push(&mut self, id: Uuid, project: &str, p: &PricedEvent) {
+    fn push(&mut self, id: Uuid, project: &str, p: &PricedEvent, received_at: DateTime<Utc>) {
         let e = &p.event;
+        let cost = &p.priced.cost;
         self.id.push(id);
         self.project_id.push(project.to_owned());
         self.trace_id.push(e.trace_id.clone());
@@ -261,13 +314,21 @@ impl Columns {
         self.input_tokens.push(e.input_tokens);
         self.output_tokens.push(e.output_tokens);
         self.cached_tokens.push(e.cached_tokens);
+        self.cache_write_tokens.push(e.cache_write_tokens);
+        self.cache_write_1h_tokens.push(e.cache_write_1h_tokens);
+        self.reasoning_tokens.push(e.reasoning_tokens);
         self.latency_ms.push(e.latency_ms);
         self.estimated.push(e.estimated_cost.amount());
-        self.verified.push(p.cost.total.amount());
-        self.input_cost.push(p.cost.input.amount());
-        self.cached_cost.push(p.cost.cached_input.amount());
-        self.output_cost.push(p.cost.output.amount());
-        self.priced_as.push(p.cost.priced_as.clone());
+        self.provider_cost.push(e.provider_cost.map(|c| c.amount()));
+        self.verified.push(cost.total.amount());
+        self.input_cost.push(cost.input.amount());
+        self.cache_read_cost.push(cost.cache_read.amount());
+        self.cache_write_cost.push(cost.cache_write.amount());
+        self.output_cost.push(cost.output.amount());
+        self.reasoning_cost.push(cost.reasoning.amount());
+        self.priced_as.push(p.priced.priced_as.clone());
+        self.price_source.push(p.priced.source.as_str());
+        self.price_effective_from.push(p.priced.effective_from);
         self.is_cache_hit.push(e.cached_tokens > 0);
         self.metadata.push(e.metadata.clone().map(serde_json::Value::Object));
         self.is_streaming.push(e.is_streaming);
@@ -275,6 +336,7 @@ impl Columns {
         self.retry_count.push(e.retry_count);
         self.is_error.push(e.is_error);
         self.created_at.push(e.timestamp);
+        self.received_at.push(received_at);
     }
 }
 
@@ -296,11 +358,12 @@ async fn insert(pool: &PgPool, batches: &[&EventBatch]) -> Result<Vec<InsertSumm
     rows.sort_by(|x, y| key(x).cmp(&key(y)));
 
     let mut cols = Columns::default();
+    let received_at = Utc::now();
     for &(b, i, id) in &rows {
-        cols.push(id, batches[b].project.as_str(), &batches[b].events[i]);
+        cols.push(id, batches[b].project.as_str(), &batches[b].events[i], received_at);
     }
     let mut conn = pool.get().await.map_err(|e| InsertFailure::Pool(e.to_string()))?;
-    let inserted: Vec<InsertedId> = diesel::sql_query(INSERT_SQL)
+    let inserted: Vec<InsertedId> = diesel::sql_query(insert_sql())
         .bind::<Array<diesel::sql_types::Uuid>, _>(cols.id)
         .bind::<Array<Text>, _>(cols.project_id)
         .bind::<Array<Text>, _>(cols.trace_id)
@@ -313,13 +376,21 @@ async fn insert(pool: &PgPool, batches: &[&EventBatch]) -> Result<Vec<InsertSumm
         .bind::<Array<Int4>, _>(cols.input_tokens)
         .bind::<Array<Int4>, _>(cols.output_tokens)
         .bind::<Array<Int4>, _>(cols.cached_tokens)
+        .bind::<Array<Int4>, _>(cols.cache_write_tokens)
+        .bind::<Array<Int4>, _>(cols.cache_write_1h_tokens)
+        .bind::<Array<Int4>, _>(cols.reasoning_tokens)
         .bind::<Array<Int4>, _>(cols.latency_ms)
         .bind::<Array<Numeric>, _>(cols.estimated)
+        .bind::<Array<Nullable<Numeric>>, _>(cols.provider_cost)
         .bind::<Array<Numeric>, _>(cols.verified)
         .bind::<Array<Numeric>, _>(cols.input_cost)
-        .bind::<Array<Numeric>, _>(cols.cached_cost)
+        .bind::<Array<Numeric>, _>(cols.cache_read_cost)
+        .bind::<Array<Numeric>, _>(cols.cache_write_cost)
         .bind::<Array<Numeric>, _>(cols.output_cost)
+        .bind::<Array<Numeric>, _>(cols.reasoning_cost)
         .bind::<Array<Nullable<Text>>, _>(cols.priced_as)
+        .bind::<Array<Text>, _>(cols.price_source)
+        .bind::<Array<Nullable<Date>>, _>(cols.price_effective_from)
         .bind::<Array<Bool>, _>(cols.is_cache_hit)
         .bind::<Array<Nullable<Jsonb>>, _>(cols.metadata)
         .bind::<Array<Bool>, _>(cols.is_streaming)
@@ -327,6 +398,7 @@ async fn insert(pool: &PgPool, batches: &[&EventBatch]) -> Result<Vec<InsertSumm
         .bind::<Array<Int4>, _>(cols.retry_count)
         .bind::<Array<Bool>, _>(cols.is_error)
         .bind::<Array<Timestamptz>, _>(cols.created_at)
+        .bind::<Array<Timestamptz>, _>(cols.received_at)
         .load(&mut conn)
         .await
         .map_err(InsertFailure::Query)?;

@@ -14,13 +14,21 @@ diesel::table! {
         input_tokens -> Int4,
         output_tokens -> Int4,
         cached_tokens -> Int4,
+        cache_write_tokens -> Int4,
+        cache_write_1h_tokens -> Int4,
+        reasoning_tokens -> Int4,
         latency_ms -> Int4,
         estimated_cost_usd -> Numeric,
+        provider_cost_usd -> Nullable<Numeric>,
         verified_cost_usd -> Numeric,
         input_cost_usd -> Numeric,
-        cached_input_cost_usd -> Numeric,
+        cache_read_cost_usd -> Numeric,
+        cache_write_cost_usd -> Numeric,
         output_cost_usd -> Numeric,
+        reasoning_cost_usd -> Numeric,
         priced_as -> Nullable<Text>,
+        price_source -> Text,
+        price_effective_from -> Nullable<Date>,
         is_cache_hit -> Bool,
         metadata -> Nullable<Jsonb>,
         is_streaming -> Bool,
@@ -31,3 +39,21 @@ diesel::table! {
         received_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    model_prices (id) {
+        id -> Int8,
+        project_id -> Nullable<Text>,
+        provider -> Nullable<Text>,
+        model -> Text,
+        aliases -> Array<Nullable<Text>>,
+        usage_kind -> Text,
+        above_input_tokens -> Int8,
+        usd_per_1m -> Numeric,
+        effective_from -> Date,
+        catalogue_version -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(events, model_prices,);

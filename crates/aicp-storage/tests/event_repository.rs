@@ -5,9 +5,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aicp_domain::pricing::Usage;
+use aicp_domain::pricing::original_fallback;
 use aicp_domain::{
-    EventBatch, EventRepository, NewEvent, PriceTable, PricedEvent, ProjectId, Provider, RepoError, Usd,
+    Catalogue, EventBatch, EventRepository, NewEvent, PriceBook, PricedEvent, ProjectId, Provider,
+    RepoError, Usd,
 };
 use aicp_storage::{GroupCommitConfig, PgEventRepository, PoolConfig, build_pool};
 use aicp_test_support::TestDatabase;
@@ -34,10 +35,14 @@ fn event(trace: &str, span: &str) -> PricedEvent {
         error_code: None,
         retry_count: 0,
         is_error: false,
+        reasoning_tokens: 0,
+        cache_write_tokens: 0,
+        cache_write_1h_tokens: 0,
+        provider_cost: None,
     };
-    let usage = Usage { input_tokens: 1000, output_tokens: 500, cached_tokens: 200 };
-    let cost = PriceTable::original().cost("gpt-4o", usage);
-    PricedEvent { event, cost }
+    let book = PriceBook::new(&Catalogue::builtin().unwrap(), &[], original_fallback());
+    let priced = book.price(&ProjectId::default_project(), "gpt-4o", event.timestamp, event.usage());
+    PricedEvent { event, priced }
 }
 
 fn batch(project: &str, spans: &[&str]) -> EventBatch {
@@ -68,7 +73,7 @@ async fn a_batch_is_stored_with_its_exact_cost_breakdown() {
         .client()
         .await
         .query_one(
-            "SELECT verified_cost_usd::text, input_cost_usd::text, cached_input_cost_usd::text, \
+            "SELECT verified_cost_usd::text, input_cost_usd::text, cache_read_cost_usd::text, \
              output_cost_usd::text, estimated_cost_usd::text, is_cache_hit, priced_as, metadata::text \
              FROM events WHERE span_id = 'a'",
             &[],

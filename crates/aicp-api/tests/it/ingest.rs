@@ -72,7 +72,7 @@ async fn cached_tokens_are_charged_at_the_cached_price() {
         .unwrap()
         .client()
         .await
-        .query_one("SELECT verified_cost_usd::text, cached_input_cost_usd::text, is_cache_hit FROM events", &[])
+        .query_one("SELECT verified_cost_usd::text, cache_read_cost_usd::text, is_cache_hit FROM events", &[])
         .await
         .unwrap();
     // 800 × 2.50 + 200 × 1.25 + 500 × 10.00 per million (the original charged 0.007).

@@ -9,7 +9,11 @@ use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use aicp_api::state::AppState;
 use aicp_domain::validation::Limits;
-use aicp_domain::{Clock, DependencyProbe, EventRepository, IngestService, PriceTable, SystemClock};
+use aicp_domain::pricing::original_fallback;
+use aicp_domain::{
+    Catalogue, Clock, DependencyProbe, EventRepository, IngestService, PriceBook, SharedPriceBook,
+    SystemClock,
+};
 use aicp_storage::{GroupCommitConfig, PgEventRepository, PoolConfig, build_pool};
 use aicp_test_support::TestDatabase;
 use serde_json::Value;
@@ -117,12 +121,17 @@ fn state(
 ) -> web::Data<AppState> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     web::Data::new(AppState {
-        ingest: IngestService::new(repo, clock.clone(), Arc::new(PriceTable::original()), Limits::default()),
+        ingest: IngestService::new(repo, clock.clone(), Arc::new(book()), Limits::default()),
         database,
         redis,
         clock,
         body_limit,
     })
+}
+
+/// The built-in catalogue.
+pub fn book() -> SharedPriceBook {
+    SharedPriceBook::new(PriceBook::new(&Catalogue::builtin().unwrap(), &[], original_fallback()))
 }
 
 /// One event as the SDK sends it, with the given span id and overrides merged in.

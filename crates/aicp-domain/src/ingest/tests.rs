@@ -28,7 +28,7 @@ fn service(repo: MockEventRepository) -> IngestService {
     IngestService::new(
         Arc::new(repo),
         clock_at(now()),
-        Arc::new(PriceTable::original()),
+        Arc::new(crate::pricing::SharedPriceBook::new(crate::pricing::test_book())),
         Limits::default(),
     )
 }
@@ -89,11 +89,11 @@ fn a_valid_batch_is_priced_and_stored_for_the_given_project() {
 
     // gpt-4o, 1000 in / 500 out: 1000 × 2.50 / 1M + 500 × 10.00 / 1M = 0.0075.
     let first = &batch.events[0];
-    assert_eq!(first.cost.total.amount(), decimal("0.0075"));
-    assert_eq!(first.cost.input.amount(), decimal("0.0025"));
-    assert_eq!(first.cost.output.amount(), decimal("0.005"));
-    assert_eq!(first.cost.cached_input, Usd::ZERO);
-    assert_eq!(first.cost.priced_as.as_deref(), Some("gpt-4o"));
+    assert_eq!(first.priced.cost.total.amount(), decimal("0.0075"));
+    assert_eq!(first.priced.cost.input.amount(), decimal("0.0025"));
+    assert_eq!(first.priced.cost.output.amount(), decimal("0.005"));
+    assert_eq!(first.priced.cost.cache_read, Usd::ZERO);
+    assert_eq!(first.priced.priced_as.as_deref(), Some("gpt-4o"));
     assert_eq!(first.event.span_id, "sp_1");
     assert_eq!(first.event.user_id.as_deref(), Some("u1"));
     assert_eq!(first.event.latency_ms, 251);
@@ -106,8 +106,8 @@ fn a_valid_batch_is_priced_and_stored_for_the_given_project() {
     assert_eq!(second.event.parent_span_id.as_deref(), Some("sp_1"));
     assert_eq!(second.event.latency_ms, 3);
     assert!(second.event.is_error);
-    assert_eq!(second.cost.total.amount(), decimal("0.00996"));
-    assert_eq!(second.cost.cached_input.amount(), decimal("0.00006"));
+    assert_eq!(second.priced.cost.total.amount(), decimal("0.00996"));
+    assert_eq!(second.priced.cost.cache_read.amount(), decimal("0.00006"));
 }
 
 #[test]
@@ -142,9 +142,9 @@ fn an_unknown_model_is_priced_with_the_fallback_and_marked() {
     let (repo, seen) = recording_repo(InsertSummary { inserted: vec![0], duplicates: 0 });
     ingest(&service(repo), "acme", &body).expect("accepted");
     let batches = seen.lock().expect("not poisoned");
-    let cost = &batches[0].events[0].cost;
-    assert_eq!(cost.total.amount(), decimal("0.025"));
-    assert_eq!(cost.priced_as, None);
+    let priced = &batches[0].events[0].priced;
+    assert_eq!(priced.cost.total.amount(), decimal("0.025"));
+    assert_eq!(priced.priced_as, None);
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn the_clock_decides_what_is_too_far_in_the_future() {
     let early = IngestService::new(
         Arc::new(repo),
         clock_at(Utc.with_ymd_and_hms(2026, 1, 3, 10, 0, 0).single().expect("t")),
-        Arc::new(PriceTable::original()),
+        Arc::new(crate::pricing::SharedPriceBook::new(crate::pricing::test_book())),
         Limits::default(),
     );
     match ingest(&early, "acme", &parse(TWO_EVENTS)) {
