@@ -8,6 +8,7 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, Error, web};
 
+use crate::error::ApiError;
 use crate::request_id::{self, REQUEST_ID};
 use crate::routes;
 use crate::state::AppState;
@@ -28,6 +29,9 @@ pub fn build(
 > {
     App::new()
         .app_data(state)
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            ApiError::InvalidParameter(format!("Invalid query string: {e}")).into()
+        }))
         .configure(routes::configure)
         .default_service(web::to(routes::not_found))
         .wrap(security_headers())

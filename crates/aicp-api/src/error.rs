@@ -20,6 +20,9 @@ pub enum ApiError {
     /// The body failed validation (the original's envelope).
     #[error("Validation failed")]
     Validation(Vec<Issue>),
+    /// A query parameter or body field is invalid (the message says which and why).
+    #[error("{0}")]
+    InvalidParameter(String),
     /// The body is not JSON.
     #[error("Malformed JSON body: {0}")]
     MalformedJson(String),
@@ -89,6 +92,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Validation(_) => "validation_failed",
+            ApiError::InvalidParameter(_) => "invalid_parameter",
             ApiError::MalformedJson(_) => "malformed_json",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -122,10 +126,31 @@ impl ApiError {
     }
 }
 
+impl From<aicp_domain::RepoError> for ApiError {
+    fn from(e: aicp_domain::RepoError) -> Self {
+        match e {
+            aicp_domain::RepoError::Unavailable(why) => {
+                tracing::warn!(error = %why, "storage unavailable");
+                ApiError::Unavailable
+            }
+            aicp_domain::RepoError::Overloaded => ApiError::Overloaded,
+            aicp_domain::RepoError::Unexpected(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<aicp_domain::WindowError> for ApiError {
+    fn from(e: aicp_domain::WindowError) -> Self {
+        ApiError::InvalidParameter(e.to_string())
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) | ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) | ApiError::MalformedJson(_) | ApiError::InvalidParameter(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,

@@ -2,13 +2,20 @@
 
 use std::sync::Arc;
 
-use aicp_domain::{Clock, DependencyProbe, IngestService};
+use aicp_domain::pricing::{PricingService, RepriceService};
+use aicp_domain::{Clock, CostRepository, DependencyProbe, IngestService};
 
 /// What every handler can reach, built once by the composition root ([`crate::server`]) or by a
 /// test with fakes.
 pub struct AppState {
     /// The ingest use case.
     pub ingest: IngestService,
+    /// Prices: the shared book, custom prices.
+    pub pricing: PricingService,
+    /// Re-pricing of stored events.
+    pub reprice: RepriceService,
+    /// Stored costs (coverage).
+    pub costs: Arc<dyn CostRepository>,
     /// PostgreSQL probe for `/health`.
     pub database: Arc<dyn DependencyProbe>,
     /// Redis probe for `/health`.

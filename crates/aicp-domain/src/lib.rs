@@ -12,12 +12,17 @@ pub mod pricing;
 pub mod project;
 pub mod timestamp;
 pub mod validation;
+pub mod window;
 
 pub use clock::{Clock, SystemClock};
 pub use event::{NewEvent, PricedEvent, Provider};
 pub use ingest::{IngestError, IngestReceipt, IngestService};
 pub use money::Usd;
-pub use ports::{DependencyProbe, EventBatch, EventRepository, InsertSummary, RepoError};
+pub use ports::{
+    CostRepository, CoverageStats, DependencyProbe, EventBatch, EventRepository, InsertSummary,
+    PriceRepository, RepoError, StoredCall,
+};
 pub use pricing::{Catalogue, PriceBook, PriceSource, Priced, SharedPriceBook, Usage};
 pub use project::ProjectId;
 pub use validation::{Issue, MAX_BATCH_EVENTS};
+pub use window::{TimeWindow, WindowError};

@@ -13,10 +13,17 @@ use std::str::FromStr;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-/// An exact amount of US dollars.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+/// An exact amount of US dollars. Serialized as a decimal string without trailing zeros
+/// (`"0.0075"`), so that JSON carries the exact value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize)]
 #[serde(transparent)]
 pub struct Usd(Decimal);
+
+impl Serialize for Usd {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0.normalize())
+    }
+}
 
 /// Why a decimal text is not a valid amount.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

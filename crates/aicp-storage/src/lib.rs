@@ -1,14 +1,18 @@
 //! PostgreSQL adapters of AI Cost Profiler: the connection pool, the embedded migrations, and the
 //! implementations of the domain's storage ports. Only this crate knows diesel and SQL.
 
+pub mod costs;
 mod error;
 pub mod events;
 pub mod health;
 pub mod migrate;
 pub mod pool;
+pub mod prices;
 pub mod schema;
 
+pub use costs::PgCostRepository;
 pub use events::{GroupCommitConfig, PgEventRepository, WriterHandle};
 pub use health::PgHealth;
 pub use migrate::{MIGRATIONS, ensure_database, migrations_fingerprint, run_migrations};
-pub use pool::{PgPool, PoolConfig, build_pool};
+pub use pool::{PgConn, PgPool, PoolConfig, build_pool};
+pub use prices::PgPriceRepository;

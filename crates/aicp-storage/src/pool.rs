@@ -9,6 +9,9 @@ use diesel_async::pooled_connection::deadpool::Pool;
 /// Pool of async diesel connections.
 pub type PgPool = Pool<AsyncPgConnection>;
 
+/// A connection taken from a [`PgPool`].
+pub type PgConn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
+
 /// Pool settings.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {

@@ -1,13 +1,13 @@
 //! `POST /api/v1/events`: ingestion, wire-compatible with the original SDK (original-api.md §4).
 
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use aicp_domain::{IngestError, ProjectId};
-use futures_util::StreamExt;
+use aicp_domain::IngestError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::body::read_json;
+use crate::routes::project_of;
 use crate::state::AppState;
 
 /// Request body (documentation of the wire format; parsing is done by the domain validator so that
@@ -98,12 +98,8 @@ pub async fn ingest(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_json(&req)?;
-    let body = read_limited(&req, payload, state.body_limit).await?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    drop(body);
-    let project = ProjectId::default_project();
+    let value = read_json(&req, payload, state.body_limit).await?;
+    let project = project_of(&req);
     let receipt = state.ingest.ingest(project, &value).await.map_err(|e| match e {
         IngestError::Invalid(issues) => ApiError::Validation(issues),
         IngestError::Unavailable(why) => {
@@ -119,40 +115,4 @@ pub async fn ingest(
         inserted: receipt.inserted,
         duplicates: receipt.duplicates,
     }))
-}
-
-/// `application/json` or any `+json` type, with or without parameters.
-fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
-    let ok = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-        .is_some_and(|mime| mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")));
-    if ok { Ok(()) } else { Err(ApiError::UnsupportedMediaType) }
-}
-
-/// Reads the body, refusing it as soon as it is known to exceed `limit` bytes.
-async fn read_limited(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<web::BytesMut, ApiError> {
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8 * 1024).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::MalformedJson(format!("could not read the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

@@ -1,17 +1,35 @@
 //! HTTP routes, one endpoint family per file.
 
+pub mod body;
 pub mod events;
 pub mod health;
 pub mod openapi;
+pub mod pricing;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+
+use aicp_domain::ProjectId;
 
 use crate::error::ApiError;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::health)
-        .service(web::scope("/api/v1").service(events::ingest).service(openapi::document));
+        .service(
+            web::scope("/api/v1")
+                .service(events::ingest)
+                .service(pricing::list)
+                .service(pricing::put_custom)
+                .service(pricing::reprice)
+                .service(pricing::coverage)
+                .service(openapi::document),
+        );
+}
+
+/// The project a request acts for. Until authentication exists every request acts for the
+/// `default` project (the server says so at start-up); never a project named in the request.
+pub fn project_of(_req: &HttpRequest) -> ProjectId {
+    ProjectId::default_project()
 }
 
 /// JSON 404 for every unknown path (`{"error":"Not found","path":...}`, as the original).

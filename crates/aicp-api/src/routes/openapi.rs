@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, IssueBody};
-use crate::routes::{events, health};
+use crate::routes::{events, health, pricing};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -14,7 +14,15 @@ use crate::routes::{events, health};
         description = "Where the money goes on LLM APIs: ingest one event per LLM call, priced exactly.",
         version = "1.0.0"
     ),
-    paths(health::health, events::ingest, document),
+    paths(
+        health::health,
+        events::ingest,
+        pricing::list,
+        pricing::put_custom,
+        pricing::reprice,
+        pricing::coverage,
+        document
+    ),
     components(schemas(
         ErrorBody,
         IssueBody,
@@ -22,7 +30,13 @@ use crate::routes::{events, health};
         health::Dependencies,
         events::IngestRequest,
         events::EventPayload,
-        events::IngestResponse
+        events::IngestResponse,
+        pricing::PricingResponse,
+        pricing::RepriceBody,
+        pricing::CoverageResponse,
+        pricing::UnpricedModel,
+        pricing::ReportedCost,
+        pricing::ReportedModel
     ))
 )]
 pub struct ApiDoc;

@@ -5,5 +5,6 @@
 mod errors;
 mod health;
 mod ingest;
+mod pricing;
 mod process;
 mod support;

@@ -9,10 +9,11 @@ use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use aicp_api::state::AppState;
 use aicp_domain::validation::Limits;
-use aicp_domain::pricing::original_fallback;
+use aicp_domain::ports::{MockCostRepository, MockPriceRepository};
+use aicp_domain::pricing::{PricingService, RepriceService, original_fallback};
 use aicp_domain::{
-    Catalogue, Clock, DependencyProbe, EventRepository, IngestService, PriceBook, SharedPriceBook,
-    SystemClock,
+    Catalogue, Clock, CostRepository, DependencyProbe, EventRepository, IngestService, PriceBook,
+    PriceRepository, SharedPriceBook, SystemClock,
 };
 use aicp_storage::{GroupCommitConfig, PgEventRepository, PoolConfig, build_pool};
 use aicp_test_support::TestDatabase;
@@ -59,12 +60,15 @@ impl TestApp {
         let (repo, _writers) = PgEventRepository::start(pool.clone(), &GroupCommitConfig::default());
         let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
         let redis = aicp_cache::build_pool(&redis_url, Duration::from_millis(500)).unwrap();
-        let state = state(
-            Arc::new(repo),
-            Arc::new(aicp_storage::PgHealth::new(pool, Duration::from_secs(1))),
-            Arc::new(aicp_cache::RedisHealth::new(redis, Duration::from_millis(500))),
-            body_limit,
-        );
+        let parts = Parts {
+            repo: Arc::new(repo),
+            prices: Arc::new(aicp_storage::PgPriceRepository::new(pool.clone())),
+            costs: Arc::new(aicp_storage::PgCostRepository::new(pool.clone())),
+            database: Arc::new(aicp_storage::PgHealth::new(pool, Duration::from_secs(1))),
+            redis: Arc::new(aicp_cache::RedisHealth::new(redis, Duration::from_millis(500))),
+        };
+        let state = state(parts, body_limit);
+        state.pricing.install_catalogue().await.unwrap();
         Self { db: Some(db), state }
     }
 
@@ -74,7 +78,43 @@ impl TestApp {
         database: Arc<dyn DependencyProbe>,
         redis: Arc<dyn DependencyProbe>,
     ) -> Self {
-        Self { db: None, state: state(repo, database, redis, 10 * 1024 * 1024) }
+        let parts = Parts {
+            repo,
+            prices: Arc::new(MockPriceRepository::new()),
+            costs: Arc::new(MockCostRepository::new()),
+            database,
+            redis,
+        };
+        Self { db: None, state: state(parts, 10 * 1024 * 1024) }
+    }
+
+    /// Any parts (mocks), no database.
+    pub fn from_parts(parts: Parts) -> Self {
+        Self { db: None, state: state(parts, 10 * 1024 * 1024) }
+    }
+
+    pub async fn put_json(&self, uri: &str, body: Value) -> Reply {
+        self.call(
+            TestRequest::put()
+                .uri(uri)
+                .insert_header(("content-type", "application/json"))
+                .set_payload(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn post_json(&self, uri: &str, body: Value) -> Reply {
+        self.call(
+            TestRequest::post()
+                .uri(uri)
+                .insert_header(("content-type", "application/json"))
+                .set_payload(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.call(TestRequest::get().uri(uri)).await
     }
 
     pub async fn call(&self, req: TestRequest) -> Reply {
@@ -113,17 +153,27 @@ impl TestApp {
     }
 }
 
-fn state(
-    repo: Arc<dyn EventRepository>,
-    database: Arc<dyn DependencyProbe>,
-    redis: Arc<dyn DependencyProbe>,
-    body_limit: usize,
-) -> web::Data<AppState> {
+/// The ports behind a TestApp.
+pub struct Parts {
+    pub repo: Arc<dyn EventRepository>,
+    pub prices: Arc<dyn PriceRepository>,
+    pub costs: Arc<dyn CostRepository>,
+    pub database: Arc<dyn DependencyProbe>,
+    pub redis: Arc<dyn DependencyProbe>,
+}
+
+fn state(parts: Parts, body_limit: usize) -> web::Data<AppState> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let catalogue = Catalogue::builtin().unwrap();
+    let book = Arc::new(book());
+    let pricing = PricingService::new(parts.prices, Arc::clone(&book), catalogue, original_fallback());
     web::Data::new(AppState {
-        ingest: IngestService::new(repo, clock.clone(), Arc::new(book()), Limits::default()),
-        database,
-        redis,
+        ingest: IngestService::new(parts.repo, clock.clone(), Arc::clone(&book), Limits::default()),
+        pricing,
+        reprice: RepriceService::new(Arc::clone(&parts.costs), book),
+        costs: parts.costs,
+        database: parts.database,
+        redis: parts.redis,
         clock,
         body_limit,
     })

@@ -7,15 +7,20 @@
 
 pub mod book;
 pub mod catalogue;
+pub mod custom;
 pub mod formula;
 pub mod matching;
+pub mod reprice;
 pub mod rows;
+pub mod service;
 
 pub use book::{
     CustomPrice, ModelPricing, PriceBook, PriceSource, Priced, SharedPriceBook, original_fallback,
 };
 pub use catalogue::{Catalogue, CatalogueError, CatalogueModel, PricePeriod};
 pub use formula::{Cost, Rates, Tier, Usage};
+pub use reprice::{RepriceReport, RepriceRequest, RepriceService};
+pub use service::{PricingError, PricingService};
 pub use rows::{PriceRow, UsageKind, book_from_rows, catalogue_rows, custom_rows};
 
 #[cfg(test)]
