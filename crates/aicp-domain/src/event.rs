@@ -161,3 +161,69 @@ pub struct PricedEvent {
     /// The server's cost, by usage kind, and the price it used.
     pub priced: Priced,
 }
+
+/// An event as stored: every field of the original's row plus our additions. The read side
+/// (event lists, exports) works with this.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// Row id (UUIDv7).
+    pub id: uuid::Uuid,
+    /// Trace id.
+    pub trace_id: String,
+    /// Span id.
+    pub span_id: String,
+    /// Parent span id.
+    pub parent_span_id: Option<String>,
+    /// Owning project.
+    pub project_id: String,
+    /// Feature.
+    pub feature: String,
+    /// End user.
+    pub user_id: Option<String>,
+    /// Provider wire name (stored as text, so rows written by older versions still read).
+    pub provider: String,
+    /// Model as reported.
+    pub model: String,
+    /// Prompt tokens (cache reads and writes included).
+    pub input_tokens: i32,
+    /// Completion tokens (reasoning included).
+    pub output_tokens: i32,
+    /// Cache-read tokens.
+    pub cached_tokens: i32,
+    /// Cache-write tokens.
+    pub cache_write_tokens: i32,
+    /// Of which one-hour TTL.
+    pub cache_write_1h_tokens: i32,
+    /// Reasoning tokens.
+    pub reasoning_tokens: i32,
+    /// Latency in ms.
+    pub latency_ms: i32,
+    /// The client's estimate.
+    pub estimated_cost: Usd,
+    /// The provider's reported cost.
+    pub provider_cost: Option<Usd>,
+    /// Our cost (`verifiedCostUsd`).
+    pub verified_cost: Usd,
+    /// Our cost by usage kind.
+    pub cost: crate::pricing::Cost,
+    /// Model id whose price was used (`None`: unpriced).
+    pub priced_as: Option<String>,
+    /// `catalogue`, `custom` or `fallback`.
+    pub price_source: String,
+    /// Whether any prompt tokens came from cache.
+    pub is_cache_hit: bool,
+    /// Metadata object.
+    pub metadata: Option<serde_json::Value>,
+    /// Streamed response.
+    pub is_streaming: bool,
+    /// Error class.
+    pub error_code: Option<String>,
+    /// Client retries.
+    pub retry_count: i32,
+    /// Failed call.
+    pub is_error: bool,
+    /// The call's timestamp.
+    pub created_at: DateTime<Utc>,
+    /// When the server stored it.
+    pub received_at: DateTime<Utc>,
+}

@@ -10,6 +10,7 @@ pub mod money;
 pub mod ports;
 pub mod pricing;
 pub mod project;
+pub mod ratelimit;
 pub mod timestamp;
 pub mod validation;
 pub mod window;
