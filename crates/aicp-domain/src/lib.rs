@@ -3,6 +3,7 @@
 //!
 //! This crate does no I/O and depends on no I/O or web framework crate; `cargo xtask ci` checks it.
 
+pub mod analytics;
 pub mod clock;
 pub mod event;
 pub mod ingest;
@@ -20,6 +21,7 @@ pub use event::{NewEvent, PricedEvent, Provider};
 pub use ingest::{IngestError, IngestReceipt, IngestService};
 pub use money::Usd;
 pub use ports::{
+    AnalyticsRepository,
     CostRepository, CoverageStats, DependencyProbe, EventBatch, EventRepository, InsertSummary,
     PriceRepository, RepoError, StoredCall,
 };

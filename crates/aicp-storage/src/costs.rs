@@ -93,15 +93,57 @@ impl CallRow {
     }
 }
 
-const UPDATE_SQL: &str = "\
-UPDATE events AS e SET verified_cost_usd = u.total, input_cost_usd = u.input, \
-cache_read_cost_usd = u.cache_read, cache_write_cost_usd = u.cache_write, \
-output_cost_usd = u.output, reasoning_cost_usd = u.reasoning, priced_as = u.priced_as, \
-price_source = u.source, price_effective_from = u.effective_from \
-FROM unnest($2::uuid[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], \
-$7::numeric[], $8::numeric[], $9::text[], $10::text[], $11::date[]) \
-AS u(id, total, input, cache_read, cache_write, output, reasoning, priced_as, source, effective_from) \
-WHERE e.project_id = $1 AND e.id = u.id";
+/// Rewrites the costs of the given events and moves the rollups by the difference, in one
+/// statement: `old` reads the costs before the update (all CTEs share one snapshot), `delta`
+/// pairs them with the new ones, and each rollup row is adjusted once per key, in key order.
+fn update_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let adjust = |table: &str, unit: &str| {
+            format!(
+                "{table}_adj AS (UPDATE {table} AS r SET cost_usd = r.cost_usd + d.dcost, \
+                 retried_cost_usd = r.retried_cost_usd + d.dretried, \
+                 unpriced_calls = r.unpriced_calls + d.dunpriced \
+                 FROM (SELECT project_id, date_trunc('{unit}', created_at, 'UTC') AS bucket, feature, \
+                 model, provider, is_error, sum(dcost) AS dcost, \
+                 coalesce(sum(dcost) FILTER (WHERE retry_count > 0), 0) AS dretried, \
+                 sum(dunpriced) AS dunpriced FROM delta GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6) d \
+                 WHERE r.project_id = d.project_id AND r.bucket = d.bucket AND r.feature = d.feature \
+                 AND r.model = d.model AND r.provider = d.provider AND r.is_error = d.is_error)"
+            )
+        };
+        format!(
+            "WITH u AS (SELECT * FROM unnest($2::uuid[], $3::numeric[], $4::numeric[], $5::numeric[], \
+             $6::numeric[], $7::numeric[], $8::numeric[], $9::text[], $10::text[], $11::date[]) \
+             AS u(id, total, input, cache_read, cache_write, output, reasoning, priced_as, source, effective_from)), \
+             old AS (SELECT e.id, e.project_id, e.created_at, e.feature, e.model, e.provider, e.user_id, \
+             e.is_error, e.retry_count, e.verified_cost_usd AS cost, (e.priced_as IS NULL) AS unpriced \
+             FROM events e JOIN u ON e.id = u.id WHERE e.project_id = $1), \
+             upd AS (UPDATE events AS e SET verified_cost_usd = u.total, input_cost_usd = u.input, \
+             cache_read_cost_usd = u.cache_read, cache_write_cost_usd = u.cache_write, \
+             output_cost_usd = u.output, reasoning_cost_usd = u.reasoning, priced_as = u.priced_as, \
+             price_source = u.source, price_effective_from = u.effective_from \
+             FROM u WHERE e.project_id = $1 AND e.id = u.id \
+             RETURNING e.id, e.verified_cost_usd AS cost, (e.priced_as IS NULL) AS unpriced), \
+             delta AS (SELECT o.*, n.cost - o.cost AS dcost, n.unpriced::int - o.unpriced::int AS dunpriced \
+             FROM old o JOIN upd n ON n.id = o.id), \
+             {}, {}, \
+             rollup_user_daily_adj AS (UPDATE rollup_user_daily AS r SET cost_usd = r.cost_usd + d.dcost \
+             FROM (SELECT project_id, date_trunc('day', created_at, 'UTC') AS bucket, user_id, \
+             sum(dcost) AS dcost FROM delta WHERE user_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3) d \
+             WHERE r.project_id = d.project_id AND r.bucket = d.bucket AND r.user_id = d.user_id) \
+             SELECT count(*) AS changed FROM delta",
+            adjust("rollup_hourly", "hour"),
+            adjust("rollup_daily", "day"),
+        )
+    })
+}
+
+#[derive(QueryableByName)]
+struct Changed {
+    #[diesel(sql_type = BigInt)]
+    changed: i64,
+}
 
 #[derive(QueryableByName)]
 struct UnpricedRow {
@@ -205,9 +247,21 @@ impl CostRepository for PgCostRepository {
         let from: Vec<Option<NaiveDate>> = updates.iter().map(|(_, p)| p.effective_from).collect();
         let project = project.as_str().to_owned();
         let mut conn = self.conn().await?;
+        let lock_ids = ids.clone();
+        let lock_project = project.clone();
         let changed = conn
             .transaction::<_, diesel::result::Error, _>(async move |c| {
-                diesel::sql_query(UPDATE_SQL)
+                // Lock the rows first, in id order: the update below then reads costs no
+                // concurrent re-pricing can change before it commits (a FOR UPDATE inside the
+                // data-modifying statement would hide the rows from its own UPDATE).
+                diesel::sql_query(
+                    "SELECT id FROM events WHERE project_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
+                )
+                .bind::<Text, _>(lock_project)
+                .bind::<Array<diesel::sql_types::Uuid>, _>(lock_ids)
+                .execute(c)
+                .await?;
+                diesel::sql_query(update_sql())
                     .bind::<Text, _>(project)
                     .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
                     .bind::<Array<Numeric>, _>(total)
@@ -219,12 +273,12 @@ impl CostRepository for PgCostRepository {
                     .bind::<Array<Nullable<Text>>, _>(priced_as)
                     .bind::<Array<Text>, _>(source)
                     .bind::<Array<Nullable<Date>>, _>(from)
-                    .execute(c)
+                    .get_result::<Changed>(c)
                     .await
             })
             .await
             .map_err(from_query)?;
-        Ok(changed as u64)
+        Ok(u64::try_from(changed.changed).unwrap_or(0))
     }
 
     async fn coverage(&self, project: &ProjectId, window: &TimeWindow) -> Result<CoverageStats, RepoError> {

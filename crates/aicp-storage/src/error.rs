@@ -33,3 +33,9 @@ pub(crate) fn from_query(e: DieselError) -> RepoError {
         RepoError::Unexpected(anyhow::Error::new(e).context("database query failed"))
     }
 }
+
+/// Whether PostgreSQL aborted the statement to resolve a deadlock or serialization conflict.
+pub(crate) fn is_conflict(e: &DieselError) -> bool {
+    matches!(e, DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _))
+        || matches!(e, DieselError::DatabaseError(_, info) if info.message().contains("deadlock detected"))
+}

@@ -24,7 +24,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::error::{from_query, is_transient};
+use crate::error::{from_query, is_conflict, is_transient};
 use crate::pool::PgPool;
 
 /// Group-commit settings.
@@ -141,7 +141,7 @@ impl Writer {
 
     async fn commit_group(&self, group: Vec<Job>) {
         let batches: Vec<&EventBatch> = group.iter().map(|j| &j.batch).collect();
-        match insert(&self.pool, &batches).await {
+        match insert_retrying(&self.pool, &batches).await {
             Ok(summaries) => {
                 for (job, summary) in group.into_iter().zip(summaries) {
                     let _ = job.reply.send(Ok(summary));
@@ -152,7 +152,8 @@ impl Writer {
             Err(InsertFailure::Query(e)) if group.len() > 1 && !is_transient(&e) => {
                 tracing::warn!(error = %e, requests = group.len(), "grouped insert failed; retrying requests one by one");
                 for job in group {
-                    let result = insert(&self.pool, &[&job.batch]).await.map_err(InsertFailure::into_repo);
+                    let result =
+                        insert_retrying(&self.pool, &[&job.batch]).await.map_err(InsertFailure::into_repo);
                     let _ = job.reply.send(result.map(|mut s| s.remove(0)));
                 }
             }
@@ -236,7 +237,49 @@ const COLUMNS: [(&str, &str); 35] = [
     ("received_at", "timestamptz"),
 ];
 
-/// `INSERT … SELECT * FROM unnest($1::uuid[], …) ON CONFLICT DO NOTHING RETURNING id`.
+/// Columns the rollups are computed from, returned by the event insert.
+const ROLLUP_INPUT: &str = "id, project_id, created_at, feature, model, provider, user_id, is_error, \
+    retry_count, cached_tokens, is_streaming, priced_as, input_tokens, output_tokens, \
+    cache_write_tokens, reasoning_tokens, verified_cost_usd, latency_ms";
+
+/// The upsert of one time-bucketed rollup from the inserted rows (`ins`). Rows are grouped and
+/// ordered by the key, so concurrent statements lock rollup rows in the same order.
+fn rollup_upsert(table: &str, unit: &str) -> String {
+    format!(
+        "{table} AS (INSERT INTO {table} AS r (project_id, bucket, feature, model, provider, is_error, \
+         calls, retried_calls, retries, cache_hits, streaming_calls, unpriced_calls, input_tokens, \
+         output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_usd, \
+         retried_cost_usd, latency_sum, latency_min, latency_max, latency_hist) \
+         SELECT project_id, date_trunc('{unit}', created_at, 'UTC'), feature, model, provider, is_error, \
+         count(*), count(*) FILTER (WHERE retry_count > 0), sum(retry_count), \
+         count(*) FILTER (WHERE cached_tokens > 0), count(*) FILTER (WHERE is_streaming), \
+         count(*) FILTER (WHERE priced_as IS NULL), sum(input_tokens), sum(output_tokens), \
+         sum(cached_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(verified_cost_usd), \
+         coalesce(sum(verified_cost_usd) FILTER (WHERE retry_count > 0), 0), sum(latency_ms), \
+         min(latency_ms), max(latency_ms), aicp_hist(latency_ms) \
+         FROM ins GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 \
+         ON CONFLICT (project_id, bucket, feature, model, provider, is_error) DO UPDATE SET \
+         calls = r.calls + excluded.calls, retried_calls = r.retried_calls + excluded.retried_calls, \
+         retries = r.retries + excluded.retries, cache_hits = r.cache_hits + excluded.cache_hits, \
+         streaming_calls = r.streaming_calls + excluded.streaming_calls, \
+         unpriced_calls = r.unpriced_calls + excluded.unpriced_calls, \
+         input_tokens = r.input_tokens + excluded.input_tokens, \
+         output_tokens = r.output_tokens + excluded.output_tokens, \
+         cached_tokens = r.cached_tokens + excluded.cached_tokens, \
+         cache_write_tokens = r.cache_write_tokens + excluded.cache_write_tokens, \
+         reasoning_tokens = r.reasoning_tokens + excluded.reasoning_tokens, \
+         cost_usd = r.cost_usd + excluded.cost_usd, \
+         retried_cost_usd = r.retried_cost_usd + excluded.retried_cost_usd, \
+         latency_sum = r.latency_sum + excluded.latency_sum, \
+         latency_min = least(r.latency_min, excluded.latency_min), \
+         latency_max = greatest(r.latency_max, excluded.latency_max), \
+         latency_hist = aicp_hist_add(r.latency_hist, excluded.latency_hist))"
+    )
+}
+
+/// One statement: insert the events (skipping known ones) and fold exactly the inserted rows
+/// into the rollups; returns the ids of the inserted rows. The data-modifying CTEs run in the
+/// order written for every writer, so all writers take locks in the same order.
 fn insert_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
@@ -244,10 +287,24 @@ fn insert_sql() -> &'static str {
         let arrays: Vec<String> =
             COLUMNS.iter().enumerate().map(|(i, (_, t))| format!("${}::{t}[]", i + 1)).collect();
         format!(
-            "INSERT INTO events ({}) SELECT * FROM unnest({}) \
-             ON CONFLICT (project_id, trace_id, span_id) DO NOTHING RETURNING id",
+            "WITH ins AS (INSERT INTO events ({}) SELECT * FROM unnest({}) \
+             ON CONFLICT (project_id, trace_id, span_id) DO NOTHING RETURNING {ROLLUP_INPUT}), \
+             {}, {}, \
+             rollup_user_daily AS (INSERT INTO rollup_user_daily AS r (project_id, bucket, user_id, \
+             calls, input_tokens, output_tokens, cost_usd, latency_sum) \
+             SELECT project_id, date_trunc('day', created_at, 'UTC'), user_id, count(*), \
+             sum(input_tokens), sum(output_tokens), sum(verified_cost_usd), sum(latency_ms) \
+             FROM ins WHERE user_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
+             ON CONFLICT (project_id, bucket, user_id) DO UPDATE SET calls = r.calls + excluded.calls, \
+             input_tokens = r.input_tokens + excluded.input_tokens, \
+             output_tokens = r.output_tokens + excluded.output_tokens, \
+             cost_usd = r.cost_usd + excluded.cost_usd, \
+             latency_sum = r.latency_sum + excluded.latency_sum) \
+             SELECT id FROM ins",
             names.join(", "),
-            arrays.join(", ")
+            arrays.join(", "),
+            rollup_upsert("rollup_hourly", "hour"),
+            rollup_upsert("rollup_daily", "day"),
         )
     })
 }
@@ -337,6 +394,24 @@ impl Columns {
         self.is_error.push(e.is_error);
         self.created_at.push(e.timestamp);
         self.received_at.push(received_at);
+    }
+}
+
+/// [`insert`], retried twice when PostgreSQL aborted it to break a deadlock or a serialization
+/// conflict (nothing was written then, so a retry is safe).
+async fn insert_retrying(
+    pool: &PgPool,
+    batches: &[&EventBatch],
+) -> Result<Vec<InsertSummary>, InsertFailure> {
+    let mut attempt = 0;
+    loop {
+        match insert(pool, batches).await {
+            Err(InsertFailure::Query(e)) if attempt < 2 && is_conflict(&e) => {
+                attempt += 1;
+                tracing::info!(error = %e, attempt, "insert aborted by a conflict; retrying");
+            }
+            other => return other,
+        }
     }
 }
 

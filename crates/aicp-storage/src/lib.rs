@@ -1,8 +1,10 @@
 //! PostgreSQL adapters of AI Cost Profiler: the connection pool, the embedded migrations, and the
 //! implementations of the domain's storage ports. Only this crate knows diesel and SQL.
 
+pub mod analytics;
 pub mod costs;
 mod error;
+mod rows;
 pub mod events;
 pub mod health;
 pub mod migrate;
@@ -10,6 +12,7 @@ pub mod pool;
 pub mod prices;
 pub mod schema;
 
+pub use analytics::PgAnalyticsRepository;
 pub use costs::PgCostRepository;
 pub use events::{GroupCommitConfig, PgEventRepository, WriterHandle};
 pub use health::PgHealth;
