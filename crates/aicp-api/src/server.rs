@@ -11,7 +11,7 @@ use aicp_domain::{
     Catalogue, CostRepository, IngestService, PriceBook, SharedPriceBook, SystemClock,
 };
 use aicp_storage::{
-    GroupCommitConfig, PgCostRepository, PgEventRepository, PgHealth, PgPriceRepository, PoolConfig,
+    GroupCommitConfig, PgAnalyticsRepository, PgCostRepository, PgEventRepository, PgHealth, PgPriceRepository, PoolConfig,
 };
 use anyhow::Context;
 
@@ -48,6 +48,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ingest: IngestService::new(Arc::new(repo), clock.clone(), book.clone(), Limits::default()),
         pricing,
         reprice: RepriceService::new(Arc::clone(&costs), book),
+        analytics: Arc::new(PgAnalyticsRepository::new(pg.clone())),
         costs,
         database: Arc::new(PgHealth::new(pg, PROBE_TIMEOUT)),
         redis: Arc::new(RedisHealth::new(redis, PROBE_TIMEOUT)),

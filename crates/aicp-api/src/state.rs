@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use aicp_domain::pricing::{PricingService, RepriceService};
-use aicp_domain::{Clock, CostRepository, DependencyProbe, IngestService};
+use aicp_domain::{AnalyticsRepository, Clock, CostRepository, DependencyProbe, IngestService};
 
 /// What every handler can reach, built once by the composition root ([`crate::server`]) or by a
 /// test with fakes.
@@ -14,6 +14,8 @@ pub struct AppState {
     pub pricing: PricingService,
     /// Re-pricing of stored events.
     pub reprice: RepriceService,
+    /// Aggregate questions (dashboard and insights).
+    pub analytics: Arc<dyn AnalyticsRepository>,
     /// Stored costs (coverage).
     pub costs: Arc<dyn CostRepository>,
     /// PostgreSQL probe for `/health`.

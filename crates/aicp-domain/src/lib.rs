@@ -12,6 +12,7 @@ pub mod ports;
 pub mod pricing;
 pub mod project;
 pub mod ratelimit;
+pub mod similarity;
 pub mod timestamp;
 pub mod validation;
 pub mod window;

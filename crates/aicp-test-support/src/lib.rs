@@ -17,7 +17,7 @@ use tokio_postgres::{Client, Config, NoTls};
 /// Server used by tests; override with `AICP_TEST_DATABASE_URL` (any database on the server).
 pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const TEST_DB_PREFIX: &str = "aicp_t_";
-const LOCK_KEY: i64 = 0x00A1_C9_7E57;
+const LOCK_KEY: i64 = 0x0000_A1C9_7E57;
 
 /// A migrated database that exists for the life of this value.
 #[derive(Debug)]

@@ -1,5 +1,6 @@
 //! HTTP routes, one endpoint family per file.
 
+pub mod analytics;
 pub mod body;
 pub mod events;
 pub mod health;
@@ -18,6 +19,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .service(events::ingest)
+                .service(analytics::cost_breakdown)
+                .service(analytics::flamegraph)
+                .service(analytics::timeseries)
+                .service(analytics::prompts)
+                .service(analytics::realtime_totals)
+                .service(analytics::events)
+                .service(analytics::summary)
+                .service(analytics::top_calls)
+                .service(analytics::trace)
+                .service(analytics::call_paths_route)
                 .service(pricing::list)
                 .service(pricing::put_custom)
                 .service(pricing::reprice)

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, IssueBody};
-use crate::routes::{events, health, pricing};
+use crate::routes::{analytics, events, health, pricing};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -17,6 +17,16 @@ use crate::routes::{events, health, pricing};
     paths(
         health::health,
         events::ingest,
+        analytics::cost_breakdown,
+        analytics::flamegraph,
+        analytics::timeseries,
+        analytics::prompts,
+        analytics::realtime_totals,
+        analytics::events,
+        analytics::summary,
+        analytics::top_calls,
+        analytics::trace,
+        analytics::call_paths_route,
         pricing::list,
         pricing::put_custom,
         pricing::reprice,
@@ -31,6 +41,12 @@ use crate::routes::{events, health, pricing};
         events::IngestRequest,
         events::EventPayload,
         events::IngestResponse,
+        analytics::BreakdownItem,
+        analytics::TimeseriesPoint,
+        analytics::PromptItem,
+        analytics::RealtimeTotals,
+        analytics::EventsPage,
+        analytics::Pagination,
         pricing::PricingResponse,
         pricing::RepriceBody,
         pricing::CoverageResponse,

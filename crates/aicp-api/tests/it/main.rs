@@ -2,6 +2,7 @@
 //! and Redis, with mockall fakes only where infrastructure cannot easily fail on demand.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analytics;
 mod errors;
 mod health;
 mod ingest;

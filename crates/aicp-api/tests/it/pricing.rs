@@ -175,6 +175,7 @@ async fn a_price_store_outage_is_a_503_and_the_prices_in_force_stay() {
         repo: Arc::new(MockEventRepository::new()),
         prices: Arc::new(prices),
         costs: Arc::new(costs),
+        analytics: Arc::new(aicp_domain::ports::MockAnalyticsRepository::new()),
         database: Arc::new(FixedProbe(false)),
         redis: Arc::new(FixedProbe(true)),
     });

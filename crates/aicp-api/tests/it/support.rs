@@ -9,10 +9,10 @@ use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use aicp_api::state::AppState;
 use aicp_domain::validation::Limits;
-use aicp_domain::ports::{MockCostRepository, MockPriceRepository};
+use aicp_domain::ports::{MockAnalyticsRepository, MockCostRepository, MockPriceRepository};
 use aicp_domain::pricing::{PricingService, RepriceService, original_fallback};
 use aicp_domain::{
-    Catalogue, Clock, CostRepository, DependencyProbe, EventRepository, IngestService, PriceBook,
+    AnalyticsRepository, Catalogue, Clock, CostRepository, DependencyProbe, EventRepository, IngestService, PriceBook,
     PriceRepository, SharedPriceBook, SystemClock,
 };
 use aicp_storage::{GroupCommitConfig, PgEventRepository, PoolConfig, build_pool};
@@ -64,6 +64,7 @@ impl TestApp {
             repo: Arc::new(repo),
             prices: Arc::new(aicp_storage::PgPriceRepository::new(pool.clone())),
             costs: Arc::new(aicp_storage::PgCostRepository::new(pool.clone())),
+            analytics: Arc::new(aicp_storage::PgAnalyticsRepository::new(pool.clone())),
             database: Arc::new(aicp_storage::PgHealth::new(pool, Duration::from_secs(1))),
             redis: Arc::new(aicp_cache::RedisHealth::new(redis, Duration::from_millis(500))),
         };
@@ -82,6 +83,7 @@ impl TestApp {
             repo,
             prices: Arc::new(MockPriceRepository::new()),
             costs: Arc::new(MockCostRepository::new()),
+            analytics: Arc::new(MockAnalyticsRepository::new()),
             database,
             redis,
         };
@@ -158,6 +160,7 @@ pub struct Parts {
     pub repo: Arc<dyn EventRepository>,
     pub prices: Arc<dyn PriceRepository>,
     pub costs: Arc<dyn CostRepository>,
+    pub analytics: Arc<dyn AnalyticsRepository>,
     pub database: Arc<dyn DependencyProbe>,
     pub redis: Arc<dyn DependencyProbe>,
 }
@@ -172,6 +175,7 @@ fn state(parts: Parts, body_limit: usize) -> web::Data<AppState> {
         pricing,
         reprice: RepriceService::new(Arc::clone(&parts.costs), book),
         costs: parts.costs,
+        analytics: parts.analytics,
         database: parts.database,
         redis: parts.redis,
         clock,

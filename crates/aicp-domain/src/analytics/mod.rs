@@ -5,6 +5,7 @@
 pub mod cursor;
 pub mod latency;
 pub mod query;
+pub mod summary;
 pub mod tree;
 
 use chrono::{DateTime, Utc};

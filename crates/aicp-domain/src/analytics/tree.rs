@@ -129,10 +129,10 @@ pub fn trace_tree(spans: &[StoredEvent]) -> Vec<TraceNode> {
         roots.into_iter().filter_map(|r| build(r, &children, &mut placed)).collect();
     // Spans only reachable through a cycle: show them as roots rather than drop them.
     for s in spans {
-        if !placed.contains(s.span_id.as_str()) {
-            if let Some(n) = build(s, &children, &mut placed) {
-                out.push(n);
-            }
+        if !placed.contains(s.span_id.as_str())
+            && let Some(n) = build(s, &children, &mut placed)
+        {
+            out.push(n);
         }
     }
     out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.span_id.cmp(&b.span_id)));

@@ -48,10 +48,11 @@ fn strip_hosted(name: &str) -> String {
     if let Some(pos) = s.find(':') {
         s.truncate(pos);
     }
-    if let Some(pos) = s.rfind("-v") {
-        if s[pos + 2..].chars().all(|c| c.is_ascii_digit()) && s.len() > pos + 2 {
-            s.truncate(pos);
-        }
+    if let Some(pos) = s.rfind("-v")
+        && s.len() > pos + 2
+        && s[pos + 2..].chars().all(|c| c.is_ascii_digit())
+    {
+        s.truncate(pos);
     }
     // Vertex: `claude-3-5-sonnet@20240620` → `claude-3-5-sonnet-20240620`.
     s.replace('@', "-")

@@ -148,9 +148,10 @@ pub fn book_from_rows(
     fallback: Rates,
 ) -> Result<PriceBook, RowsError> {
     type Key = (Option<ProjectId>, String);
-    // model → period → tier threshold → kind → price
-    let mut grouped: BTreeMap<Key, BTreeMap<NaiveDate, BTreeMap<u64, BTreeMap<UsageKind, Decimal>>>> =
-        BTreeMap::new();
+    /// Tier threshold → usage kind → price.
+    type Tiers = BTreeMap<u64, BTreeMap<UsageKind, Decimal>>;
+    // model → period → tiers
+    let mut grouped: BTreeMap<Key, BTreeMap<NaiveDate, Tiers>> = BTreeMap::new();
     let mut meta: BTreeMap<Key, (Option<Provider>, Vec<String>)> = BTreeMap::new();
     for r in rows {
         let key = (r.project.clone(), r.model.clone());
