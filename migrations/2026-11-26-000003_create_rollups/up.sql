@@ -90,5 +90,7 @@ CREATE TABLE rollup_user_daily (
     output_tokens     bigint      NOT NULL,
     cost_usd          numeric     NOT NULL,
     latency_sum       bigint      NOT NULL,
+    latency_min       integer     NOT NULL,
+    latency_max       integer     NOT NULL,
     PRIMARY KEY (project_id, bucket, user_id)
 );

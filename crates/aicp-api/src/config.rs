@@ -17,6 +17,7 @@
 //! | `INGEST_WRITERS` | `4` | Group-commit writer tasks |
 //! | `INGEST_QUEUE` | `1024` | Ingest requests that may wait for a writer; beyond it → 503 at once |
 //! | `INGEST_MAX_ROWS_PER_COMMIT` | `4000` | Most events one writer commits in one transaction |
+//! | `EXPORT_MAX_ROWS` | `0` (no limit) | Most rows one events export returns; a cut export says so in `X-Export-Truncated` |
 //! | `WORKERS` | number of CPUs | HTTP worker threads |
 //! | `SHUTDOWN_TIMEOUT_SECS` | `30` | How long in-flight requests may finish after SIGTERM/SIGINT |
 
@@ -55,6 +56,8 @@ pub struct Config {
     pub ingest_queue: usize,
     /// Rows per group commit.
     pub ingest_max_rows_per_commit: usize,
+    /// Most rows per events export (`None`: no limit).
+    pub export_max_rows: Option<u64>,
     /// HTTP workers.
     pub workers: usize,
     /// Graceful shutdown budget.
@@ -75,18 +78,28 @@ impl Config {
     /// # Errors
     /// When a variable is set to a value that cannot be parsed.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let text = |k: &str, d: &str| get(k).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| d.to_owned());
+        let text = |k: &str, d: &str| {
+            get(k).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| d.to_owned())
+        };
         let num = |k: &str, d: u64| -> anyhow::Result<u64> {
             match get(k).filter(|v| !v.trim().is_empty()) {
                 None => Ok(d),
-                Some(v) => v.trim().parse().with_context(|| format!("{k} must be a whole number, got {v:?}")),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("{k} must be a whole number, got {v:?}")),
             }
         };
         let cors = text("CORS_ORIGIN", "http://localhost:3000");
         let cors_origins = if cors.trim() == "*" {
             None
         } else {
-            Some(cors.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect())
+            Some(
+                cors.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
+            )
         };
         let log_json = match text("LOG_FORMAT", "json").as_str() {
             "json" => true,
@@ -117,6 +130,7 @@ impl Config {
             ingest_writers: positive("INGEST_WRITERS", 4)?,
             ingest_queue: positive("INGEST_QUEUE", 1024)?,
             ingest_max_rows_per_commit: positive("INGEST_MAX_ROWS_PER_COMMIT", 4000)?,
+            export_max_rows: Some(num("EXPORT_MAX_ROWS", 0)?).filter(|n| *n > 0),
             workers: positive("WORKERS", cpus as u64)?,
             shutdown_timeout: Duration::from_secs(num("SHUTDOWN_TIMEOUT_SECS", 30)?),
         })
@@ -131,7 +145,8 @@ mod tests {
     use super::*;
 
     fn with(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -146,7 +161,10 @@ mod tests {
     #[test]
     fn cors_origin_takes_a_list_or_a_wildcard() {
         let c = with(&[("CORS_ORIGIN", "https://a.example, https://b.example/")]).unwrap();
-        assert_eq!(c.cors_origins, Some(vec!["https://a.example".to_owned(), "https://b.example".to_owned()]));
+        assert_eq!(
+            c.cors_origins,
+            Some(vec!["https://a.example".to_owned(), "https://b.example".to_owned()])
+        );
         assert_eq!(with(&[("CORS_ORIGIN", "*")]).unwrap().cors_origins, None);
     }
 

@@ -148,9 +148,9 @@ impl From<aicp_domain::WindowError> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) | ApiError::MalformedJson(_) | ApiError::InvalidParameter(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::Validation(_)
+            | ApiError::MalformedJson(_)
+            | ApiError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -161,7 +161,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if let ApiError::Internal(e) = self {
-            tracing::error!(error = format!("{e:#}"), request_id = current_request_id(), "internal error");
+            tracing::error!(
+                error = format!("{e:#}"),
+                request_id = current_request_id(),
+                "internal error"
+            );
         }
         let mut res = HttpResponse::build(self.status_code());
         if matches!(self, ApiError::Unavailable | ApiError::Overloaded) {

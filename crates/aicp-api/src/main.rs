@@ -27,8 +27,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&config.log_level)
-        .map_err(|e| anyhow::anyhow!("LOG_LEVEL {:?} is not a valid filter: {e}", config.log_level))?;
+    let filter = EnvFilter::try_new(&config.log_level).map_err(|e| {
+        anyhow::anyhow!("LOG_LEVEL {:?} is not a valid filter: {e}", config.log_level)
+    })?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if config.log_json {
         builder.json().init();

@@ -4,9 +4,9 @@
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::http::StatusCode;
 use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use tracing::Instrument;
 
@@ -31,7 +31,8 @@ pub struct RequestId(pub String);
 /// Accepts a client id of 1..=128 visible ASCII characters; anything else is replaced.
 fn sane(value: &HeaderValue) -> Option<String> {
     let s = value.to_str().ok()?;
-    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_owned())
+    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| s.to_owned())
 }
 
 /// Middleware: assigns the id, scopes the handler in it, and turns any non-JSON error response
@@ -56,7 +57,9 @@ pub async fn middleware(
         // dispatcher renders it, outside this task-local scope, so the id travels in the value.
         Err(e) => {
             let status = e.as_response_error().status_code();
-            span.in_scope(|| tracing::info!(status = status.as_u16(), error = %e, "request failed"));
+            span.in_scope(
+                || tracing::info!(status = status.as_u16(), error = %e, "request failed"),
+            );
             return Err(FrameworkError { status, request_id: id }.into());
         }
     };

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use actix_web::{HttpServer, web};
 use aicp_cache::RedisHealth;
-use aicp_domain::validation::Limits;
 use aicp_domain::pricing::{PricingService, RepriceService, original_fallback};
+use aicp_domain::validation::Limits;
 use aicp_domain::{
     Catalogue, CostRepository, IngestService, PriceBook, SharedPriceBook, SystemClock,
 };
 use aicp_storage::{
-    GroupCommitConfig, PgAnalyticsRepository, PgCostRepository, PgEventRepository, PgHealth, PgPriceRepository, PoolConfig,
+    GroupCommitConfig, PgAnalyticsRepository, PgCostRepository, PgEventExporter, PgEventRepository,
+    PgHealth, PgPriceRepository, PoolConfig,
 };
 use anyhow::Context;
 
@@ -49,6 +50,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         pricing,
         reprice: RepriceService::new(Arc::clone(&costs), book),
         analytics: Arc::new(PgAnalyticsRepository::new(pg.clone())),
+        exporter: Arc::new(PgEventExporter::new(pg.clone())),
+        export_max_rows: config.export_max_rows,
         costs,
         database: Arc::new(PgHealth::new(pg, PROBE_TIMEOUT)),
         redis: Arc::new(RedisHealth::new(redis, PROBE_TIMEOUT)),
@@ -85,8 +88,12 @@ const PRICE_RELOAD: Duration = Duration::from_secs(60);
 async fn start_pricing(pg: aicp_storage::PgPool) -> anyhow::Result<PricingService> {
     let catalogue = Catalogue::builtin().context("the built-in price catalogue is invalid")?;
     let book = Arc::new(SharedPriceBook::new(PriceBook::new(&catalogue, &[], original_fallback())));
-    let service =
-        PricingService::new(Arc::new(PgPriceRepository::new(pg)), book, catalogue, original_fallback());
+    let service = PricingService::new(
+        Arc::new(PgPriceRepository::new(pg)),
+        book,
+        catalogue,
+        original_fallback(),
+    );
     service.install_catalogue().await.context("cannot install the price catalogue")?;
     Ok(service)
 }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use aicp_domain::pricing::{PricingService, RepriceService};
-use aicp_domain::{AnalyticsRepository, Clock, CostRepository, DependencyProbe, IngestService};
+use aicp_domain::{
+    AnalyticsRepository, Clock, CostRepository, DependencyProbe, EventExporter, IngestService,
+};
 
 /// What every handler can reach, built once by the composition root ([`crate::server`]) or by a
 /// test with fakes.
@@ -16,6 +18,10 @@ pub struct AppState {
     pub reprice: RepriceService,
     /// Aggregate questions (dashboard and insights).
     pub analytics: Arc<dyn AnalyticsRepository>,
+    /// Event streams for exports.
+    pub exporter: Arc<dyn EventExporter>,
+    /// Most rows one events export may return (`None`: no limit).
+    pub export_max_rows: Option<u64>,
     /// Stored costs (coverage).
     pub costs: Arc<dyn CostRepository>,
     /// PostgreSQL probe for `/health`.

@@ -72,8 +72,13 @@ impl IngestService {
     ///
     /// # Errors
     /// [`IngestError`]; in every error case nothing was stored.
-    pub async fn ingest(&self, project: ProjectId, body: &Value) -> Result<IngestReceipt, IngestError> {
-        let events = validate_batch(body, self.clock.now(), &self.limits).map_err(IngestError::Invalid)?;
+    pub async fn ingest(
+        &self,
+        project: ProjectId,
+        body: &Value,
+    ) -> Result<IngestReceipt, IngestError> {
+        let events =
+            validate_batch(body, self.clock.now(), &self.limits).map_err(IngestError::Invalid)?;
         let received = events.len();
         // One book for the whole batch, even if prices change meanwhile.
         let book = self.prices.current();

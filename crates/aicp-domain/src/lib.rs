@@ -22,9 +22,8 @@ pub use event::{NewEvent, PricedEvent, Provider};
 pub use ingest::{IngestError, IngestReceipt, IngestService};
 pub use money::Usd;
 pub use ports::{
-    AnalyticsRepository,
-    CostRepository, CoverageStats, DependencyProbe, EventBatch, EventRepository, InsertSummary,
-    PriceRepository, RepoError, StoredCall,
+    AnalyticsRepository, CostRepository, CoverageStats, DependencyProbe, EventBatch, EventExporter,
+    EventRepository, EventStream, InsertSummary, PriceRepository, RepoError, StoredCall,
 };
 pub use pricing::{Catalogue, PriceBook, PriceSource, Priced, SharedPriceBook, Usage};
 pub use project::ProjectId;

@@ -75,10 +75,7 @@ impl Usd {
     /// The compatibility rendering of the original (`numeric(12,6)`): 6 decimals, half away from
     /// zero, e.g. `0.000125`. Only for wire fields that the original defined that way.
     pub fn to_fixed6(self) -> String {
-        format!(
-            "{:.6}",
-            self.0.round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero)
-        )
+        format!("{:.6}", self.0.round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero))
     }
 }
 

@@ -9,14 +9,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::analytics::{
-    BloatRow, BreakdownRow, CostPoint, Cursor, FeatureModelCost, Filter, Granularity, GroupBy, SpanRow,
-    Totals, WindowStats,
+    BloatRow, BreakdownRow, CostPoint, Cursor, FeatureModelCost, Filter, Granularity, GroupBy,
+    SpanRow, Totals, WindowStats,
 };
 use crate::event::StoredEvent;
 use crate::money::Usd;
 use crate::pricing::{Cost, PriceRow, PriceSource, Priced, Usage};
-use crate::window::TimeWindow;
 use crate::project::ProjectId;
+use crate::window::TimeWindow;
 
 /// A batch of priced events for one project, in request order.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,7 +168,11 @@ pub trait CostRepository: Send + Sync {
     ///
     /// # Errors
     /// [`RepoError::Unavailable`] when the store cannot be reached.
-    async fn coverage(&self, project: &ProjectId, window: &TimeWindow) -> Result<CoverageStats, RepoError>;
+    async fn coverage(
+        &self,
+        project: &ProjectId,
+        window: &TimeWindow,
+    ) -> Result<CoverageStats, RepoError>;
 }
 
 /// Aggregate questions about stored events, answered from rollups where they can be and from raw
@@ -255,7 +259,11 @@ pub trait AnalyticsRepository: Send + Sync {
     ///
     /// # Errors
     /// [`RepoError::Unavailable`] when the store cannot be reached.
-    async fn trace_spans(&self, project: &ProjectId, trace_id: &str) -> Result<Vec<StoredEvent>, RepoError>;
+    async fn trace_spans(
+        &self,
+        project: &ProjectId,
+        trace_id: &str,
+    ) -> Result<Vec<StoredEvent>, RepoError>;
 
     /// Spans of the window for the call-path flamegraph, at most `limit`.
     ///
@@ -285,4 +293,23 @@ pub trait AnalyticsRepository: Send + Sync {
     /// # Errors
     /// [`RepoError::Unavailable`] when the store cannot be reached.
     async fn totals(&self, project: &ProjectId) -> Result<Totals, RepoError>;
+}
+
+/// A stream of stored events, fetched in bounded batches as it is polled.
+pub type EventStream = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<StoredEvent, RepoError>> + Send + 'static>,
+>;
+
+/// Streams events for exports: memory stays flat whatever the row count, and dropping the
+/// stream (a client that disconnects) stops the database work after the batch in flight.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait EventExporter: Send + Sync {
+    /// Events of `project` in `window` matching `filter`, newest first, at most `max_rows`.
+    fn stream(
+        &self,
+        project: ProjectId,
+        window: TimeWindow,
+        filter: Filter,
+        max_rows: Option<u64>,
+    ) -> EventStream;
 }

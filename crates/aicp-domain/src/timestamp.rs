@@ -44,10 +44,7 @@ pub fn parse_event_timestamp(text: &str) -> Option<DateTime<Utc>> {
     let time = NaiveTime::from_hms_micro_opt(hour, minute, second, micros)?;
     let offset = FixedOffset::east_opt(offset_seconds)?;
     let local = NaiveDateTime::new(date, time);
-    offset
-        .from_local_datetime(&local)
-        .single()
-        .map(|dt| dt.with_timezone(&Utc))
+    offset.from_local_datetime(&local).single().map(|dt| dt.with_timezone(&Utc))
 }
 
 /// `Z`, `±HH:MM` or `±HHMM`, and nothing after it.

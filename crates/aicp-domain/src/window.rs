@@ -40,11 +40,8 @@ pub fn parse_bound(text: &str, end: bool) -> Option<DateTime<Utc>> {
         return Some(t);
     }
     let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    let time = if end {
-        NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999)?
-    } else {
-        NaiveTime::MIN
-    };
+    let time =
+        if end { NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999)? } else { NaiveTime::MIN };
     Some(day.and_time(time).and_utc())
 }
 

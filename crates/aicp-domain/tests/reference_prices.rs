@@ -19,7 +19,10 @@ const EXCEPTIONS: &[(&str, &str)] = &[
     ("gpt-5.6-terra", "reference predates OpenAI's published price"),
     ("gpt-5.6-luna", "reference predates OpenAI's published price"),
     ("claude-3-sonnet-20240229", "reference gives cache prices; the model never supported caching"),
-    ("gemini-1.0-pro", "reference uses Vertex per-character prices; ours is the Gemini API per-token price (as the original)"),
+    (
+        "gemini-1.0-pro",
+        "reference uses Vertex per-character prices; ours is the Gemini API per-token price (as the original)",
+    ),
     ("gemini-1.0-pro-latest", "as gemini-1.0-pro"),
     ("gemini-1.0-pro-001", "as gemini-1.0-pro"),
     ("gemini-pro", "as gemini-1.0-pro"),
@@ -96,14 +99,26 @@ fn every_catalogue_entry_parses_and_the_original_models_are_present() {
     assert!(catalogue.models.len() >= 100, "{}", catalogue.models.len());
     let book = PriceBook::new(&catalogue, &[], original_fallback());
     for model in [
-        "gpt-4o", "gpt-4o-mini", "gpt-4-turbo", "gpt-3.5-turbo", "text-embedding-3-small",
-        "text-embedding-3-large", "claude-3-5-sonnet-20241022", "claude-3-5-haiku-20241022",
-        "claude-3-opus-20240229", "claude-sonnet-4-20250514", "gemini-1.5-pro", "gemini-1.5-flash",
-        "gemini-1.5-flash-8b", "gemini-2.0-flash-exp", "gemini-1.0-pro",
+        "gpt-4o",
+        "gpt-4o-mini",
+        "gpt-4-turbo",
+        "gpt-3.5-turbo",
+        "text-embedding-3-small",
+        "text-embedding-3-large",
+        "claude-3-5-sonnet-20241022",
+        "claude-3-5-haiku-20241022",
+        "claude-3-opus-20240229",
+        "claude-sonnet-4-20250514",
+        "gemini-1.5-pro",
+        "gemini-1.5-flash",
+        "gemini-1.5-flash-8b",
+        "gemini-2.0-flash-exp",
+        "gemini-1.0-pro",
     ] {
         assert!(book.find_catalogue(model).is_some(), "{model} missing");
     }
-    for provider in ["openai", "anthropic", "google-gemini", "mistral", "deepseek", "xai", "cohere"] {
+    for provider in ["openai", "anthropic", "google-gemini", "mistral", "deepseek", "xai", "cohere"]
+    {
         assert!(
             catalogue.models.iter().any(|m| m.provider.as_str() == provider),
             "no {provider} model"

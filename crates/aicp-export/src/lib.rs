@@ -27,6 +27,7 @@ mod event;
 mod format;
 mod formula;
 mod number;
+mod prompts;
 mod summary;
 
 pub use encoder::{ExportOptions, ExportRow, export_events, export_rows, export_summary};
@@ -34,4 +35,5 @@ pub use error::{EncodeError, ExportError};
 pub use event::{EVENT_CSV_HEADER, EventJson, ORIGINAL_EVENT_CSV_COLUMNS, event_json};
 pub use format::{ExportFormat, UnknownFormat};
 pub use formula::{FORMULA_TRIGGERS, neutralize_formula};
+pub use prompts::{PROMPT_CSV_HEADER, PromptRow};
 pub use summary::{SUMMARY_CSV_HEADER, SummaryJson, SummaryRow, summary_json};

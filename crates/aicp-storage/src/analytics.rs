@@ -160,11 +160,17 @@ struct BreakdownSql {
     #[diesel(sql_type = Numeric)]
     cost: Decimal,
     #[diesel(sql_type = Numeric)]
-    tokens: Decimal,
+    itok: Decimal,
+    #[diesel(sql_type = Numeric)]
+    otok: Decimal,
     #[diesel(sql_type = Numeric)]
     calls: Decimal,
     #[diesel(sql_type = Numeric)]
     lsum: Decimal,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    lmin: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    lmax: Option<i64>,
 }
 
 #[derive(QueryableByName)]
@@ -259,9 +265,9 @@ fn count(d: Decimal) -> u64 {
 /// Whether `tz` is a whole number of hours from UTC at both ends of the window, so that UTC
 /// hours are whole local hours (zones like Asia/Kolkata, +05:30, are read from raw rows).
 fn whole_hour_offsets(tz: Tz, window: &TimeWindow) -> bool {
-    [window.from, window.to].iter().all(|t| {
-        tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc() % 3600 == 0
-    })
+    [window.from, window.to]
+        .iter()
+        .all(|t| tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc() % 3600 == 0)
 }
 
 #[async_trait]
@@ -280,13 +286,14 @@ impl AnalyticsRepository for PgAnalyticsRepository {
             } else {
                 Plan::raw(window)
             };
-            let rollup = "SELECT user_id AS dim, cost_usd AS cost, input_tokens + output_tokens AS tokens, \
-                          calls, latency_sum AS lsum FROM rollup_user_daily WHERE project_id = $1 \
+            let rollup = "SELECT user_id AS dim, cost_usd AS cost, input_tokens AS itok, \
+                          output_tokens AS otok, calls, latency_sum AS lsum, latency_min AS lmin, \
+                          latency_max AS lmax FROM rollup_user_daily WHERE project_id = $1 \
                           AND bucket >= $6 AND bucket < $7";
             let raw = |lo: &str, hi: &str| {
                 format!(
-                    "SELECT user_id AS dim, verified_cost_usd, input_tokens::bigint + output_tokens, 1, \
-                     latency_ms FROM events WHERE project_id = $1 AND created_at >= {lo} \
+                    "SELECT user_id AS dim, verified_cost_usd, input_tokens::bigint, output_tokens::bigint, \
+                     1, latency_ms, latency_ms, latency_ms FROM events WHERE project_id = $1 AND created_at >= {lo} \
                      AND created_at < {hi} AND user_id IS NOT NULL AND {}",
                     filter_sql(true)
                 )
@@ -300,17 +307,19 @@ impl AnalyticsRepository for PgAnalyticsRepository {
             };
             let plan = Plan::new(window, filter.fits_rollups(), true);
             let rollup = format!(
-                "SELECT {col} AS dim, cost_usd AS cost, input_tokens + output_tokens AS tokens, calls, \
-                 latency_sum AS lsum"
+                "SELECT {col} AS dim, cost_usd AS cost, input_tokens AS itok, output_tokens AS otok, \
+                 calls, latency_sum AS lsum, latency_min AS lmin, latency_max AS lmax"
             );
             let raw = format!(
-                "SELECT {col}, verified_cost_usd, input_tokens::bigint + output_tokens, 1, latency_ms"
+                "SELECT {col}, verified_cost_usd, input_tokens::bigint, output_tokens::bigint, 1, \
+                 latency_ms, latency_ms, latency_ms"
             );
             (plan, union(&rollup, &raw, "rollup_hourly", "rollup_daily"))
         };
         let sql = format!(
-            "SELECT dim, sum(cost) AS cost, sum(tokens)::numeric AS tokens, sum(calls)::numeric AS calls, \
-             sum(lsum)::numeric AS lsum FROM ({body}) s GROUP BY dim ORDER BY cost DESC, dim LIMIT {limit}"
+            "SELECT dim, sum(cost) AS cost, sum(itok)::numeric AS itok, sum(otok)::numeric AS otok, \
+             sum(calls)::numeric AS calls, sum(lsum)::numeric AS lsum, min(lmin)::bigint AS lmin, \
+             max(lmax)::bigint AS lmax FROM ({body}) s GROUP BY dim ORDER BY cost DESC, dim LIMIT {limit}"
         );
         let mut conn = self.conn().await?;
         let rows: Vec<BreakdownSql> = bind_plan!(diesel::sql_query(sql), project, plan, filter)
@@ -322,9 +331,13 @@ impl AnalyticsRepository for PgAnalyticsRepository {
             .map(|r| BreakdownRow {
                 dimension: r.dim,
                 cost: Usd::new(r.cost),
-                tokens: count(r.tokens),
+                tokens: count(r.itok) + count(r.otok),
                 requests: count(r.calls),
                 latency_sum: count(r.lsum),
+                latency_min: r.lmin.and_then(|v| u32::try_from(v).ok()),
+                latency_max: r.lmax.and_then(|v| u32::try_from(v).ok()),
+                input_tokens: count(r.itok),
+                output_tokens: count(r.otok),
             })
             .collect())
     }
@@ -354,7 +367,11 @@ impl AnalyticsRepository for PgAnalyticsRepository {
             .map_err(from_query)?;
         Ok(rows
             .into_iter()
-            .map(|r| FeatureModelCost { feature: r.feature, model: r.model, cost: Usd::new(r.cost) })
+            .map(|r| FeatureModelCost {
+                feature: r.feature,
+                model: r.model,
+                cost: Usd::new(r.cost),
+            })
             .collect())
     }
 
@@ -389,7 +406,11 @@ impl AnalyticsRepository for PgAnalyticsRepository {
             .map_err(from_query)?;
         Ok(rows
             .into_iter()
-            .map(|r| CostPoint { bucket: r.bucket, cost: Usd::new(r.cost), requests: count(r.calls) })
+            .map(|r| CostPoint {
+                bucket: r.bucket,
+                cost: Usd::new(r.cost),
+                requests: count(r.calls),
+            })
             .collect())
     }
 
@@ -470,20 +491,7 @@ impl AnalyticsRepository for PgAnalyticsRepository {
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, RepoError> {
-        let mut query = filtered(project, window, filter)
-            .order_by((events::created_at.desc(), events::id.desc()))
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX));
-        if let Some(c) = after {
-            // A row comparison is one index range; the original's OR form was 460x slower deep down.
-            query = query.filter(
-                diesel::dsl::sql::<Bool>("(created_at, id) < (")
-                    .bind::<Timestamptz, _>(c.created_at)
-                    .sql(", ")
-                    .bind::<diesel::sql_types::Uuid, _>(c.id)
-                    .sql(")"),
-            );
-        }
-        self.load_events(query).await
+        self.page(project, window, filter, after, limit).await
     }
 
     async fn top_calls(
@@ -494,12 +502,20 @@ impl AnalyticsRepository for PgAnalyticsRepository {
         limit: usize,
     ) -> Result<Vec<StoredEvent>, RepoError> {
         let query = filtered(project, window, filter)
-            .order_by((events::verified_cost_usd.desc(), events::created_at.desc(), events::id.desc()))
+            .order_by((
+                events::verified_cost_usd.desc(),
+                events::created_at.desc(),
+                events::id.desc(),
+            ))
             .limit(i64::try_from(limit).unwrap_or(i64::MAX));
         self.load_events(query).await
     }
 
-    async fn trace_spans(&self, project: &ProjectId, trace_id: &str) -> Result<Vec<StoredEvent>, RepoError> {
+    async fn trace_spans(
+        &self,
+        project: &ProjectId,
+        trace_id: &str,
+    ) -> Result<Vec<StoredEvent>, RepoError> {
         let query = events::table
             .filter(events::project_id.eq(project.as_str().to_owned()))
             .filter(events::trace_id.eq(trace_id.to_owned()))
@@ -636,6 +652,32 @@ fn filtered<'a>(project: &ProjectId, window: &TimeWindow, filter: &Filter) -> Bo
 }
 
 impl PgAnalyticsRepository {
+    /// A page of events, newest first, strictly after `after` (shared by the events list and
+    /// exports).
+    pub(crate) async fn page(
+        &self,
+        project: &ProjectId,
+        window: &TimeWindow,
+        filter: &Filter,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, RepoError> {
+        let mut query = filtered(project, window, filter)
+            .order_by((events::created_at.desc(), events::id.desc()))
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX));
+        if let Some(c) = after {
+            // A row comparison is one index range; the original's OR form was 460x slower deep down.
+            query = query.filter(
+                diesel::dsl::sql::<Bool>("(created_at, id) < (")
+                    .bind::<Timestamptz, _>(c.created_at)
+                    .sql(", ")
+                    .bind::<diesel::sql_types::Uuid, _>(c.id)
+                    .sql(")"),
+            );
+        }
+        self.load_events(query).await
+    }
+
     async fn load_events(&self, query: BoxedEvents<'_>) -> Result<Vec<StoredEvent>, RepoError> {
         let mut conn = self.conn().await?;
         let rows: Vec<EventRow> = query.load(&mut conn).await.map_err(from_query)?;

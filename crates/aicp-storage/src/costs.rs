@@ -1,7 +1,9 @@
 //! [`PgCostRepository`]: reading and rewriting stored costs (re-pricing) and pricing coverage.
 
 use aicp_domain::pricing::{Cost, PriceSource, Priced, Usage};
-use aicp_domain::{CostRepository, CoverageStats, ProjectId, RepoError, StoredCall, TimeWindow, Usd};
+use aicp_domain::{
+    CostRepository, CoverageStats, ProjectId, RepoError, StoredCall, TimeWindow, Usd,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -242,7 +244,8 @@ impl CostRepository for PgCostRepository {
             amount(|c| c.output),
             amount(|c| c.reasoning),
         );
-        let priced_as: Vec<Option<String>> = updates.iter().map(|(_, p)| p.priced_as.clone()).collect();
+        let priced_as: Vec<Option<String>> =
+            updates.iter().map(|(_, p)| p.priced_as.clone()).collect();
         let source: Vec<&str> = updates.iter().map(|(_, p)| p.source.as_str()).collect();
         let from: Vec<Option<NaiveDate>> = updates.iter().map(|(_, p)| p.effective_from).collect();
         let project = project.as_str().to_owned();
@@ -281,7 +284,11 @@ impl CostRepository for PgCostRepository {
         Ok(u64::try_from(changed.changed).unwrap_or(0))
     }
 
-    async fn coverage(&self, project: &ProjectId, window: &TimeWindow) -> Result<CoverageStats, RepoError> {
+    async fn coverage(
+        &self,
+        project: &ProjectId,
+        window: &TimeWindow,
+    ) -> Result<CoverageStats, RepoError> {
         const WHERE: &str = "project_id = $1 AND created_at >= $2 AND created_at <= $3";
         let mut conn = self.conn().await?;
         let bind = |sql: String| {
@@ -325,7 +332,12 @@ impl CostRepository for PgCostRepository {
             reported: reported
                 .into_iter()
                 .map(|r| {
-                    (r.model, u64::try_from(r.calls).unwrap_or(0), Usd::new(r.reported), Usd::new(r.computed))
+                    (
+                        r.model,
+                        u64::try_from(r.calls).unwrap_or(0),
+                        Usd::new(r.reported),
+                        Usd::new(r.computed),
+                    )
                 })
                 .collect(),
         })

@@ -152,8 +152,9 @@ impl Writer {
             Err(InsertFailure::Query(e)) if group.len() > 1 && !is_transient(&e) => {
                 tracing::warn!(error = %e, requests = group.len(), "grouped insert failed; retrying requests one by one");
                 for job in group {
-                    let result =
-                        insert_retrying(&self.pool, &[&job.batch]).await.map_err(InsertFailure::into_repo);
+                    let result = insert_retrying(&self.pool, &[&job.batch])
+                        .await
+                        .map_err(InsertFailure::into_repo);
                     let _ = job.reply.send(result.map(|mut s| s.remove(0)));
                 }
             }
@@ -291,15 +292,18 @@ fn insert_sql() -> &'static str {
              ON CONFLICT (project_id, trace_id, span_id) DO NOTHING RETURNING {ROLLUP_INPUT}), \
              {}, {}, \
              rollup_user_daily AS (INSERT INTO rollup_user_daily AS r (project_id, bucket, user_id, \
-             calls, input_tokens, output_tokens, cost_usd, latency_sum) \
+             calls, input_tokens, output_tokens, cost_usd, latency_sum, latency_min, latency_max) \
              SELECT project_id, date_trunc('day', created_at, 'UTC'), user_id, count(*), \
-             sum(input_tokens), sum(output_tokens), sum(verified_cost_usd), sum(latency_ms) \
+             sum(input_tokens), sum(output_tokens), sum(verified_cost_usd), sum(latency_ms), \
+             min(latency_ms), max(latency_ms) \
              FROM ins WHERE user_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
              ON CONFLICT (project_id, bucket, user_id) DO UPDATE SET calls = r.calls + excluded.calls, \
              input_tokens = r.input_tokens + excluded.input_tokens, \
              output_tokens = r.output_tokens + excluded.output_tokens, \
              cost_usd = r.cost_usd + excluded.cost_usd, \
-             latency_sum = r.latency_sum + excluded.latency_sum) \
+             latency_sum = r.latency_sum + excluded.latency_sum, \
+             latency_min = least(r.latency_min, excluded.latency_min), \
+             latency_max = greatest(r.latency_max, excluded.latency_max)) \
              SELECT id FROM ins",
             names.join(", "),
             arrays.join(", "),
@@ -417,7 +421,10 @@ async fn insert_retrying(
 
 /// Inserts the events of `batches` in one statement (one implicit transaction); returns one
 /// summary per batch.
-async fn insert(pool: &PgPool, batches: &[&EventBatch]) -> Result<Vec<InsertSummary>, InsertFailure> {
+async fn insert(
+    pool: &PgPool,
+    batches: &[&EventBatch],
+) -> Result<Vec<InsertSummary>, InsertFailure> {
     // (batch, position, id), sorted by the unique key for a deterministic lock order. The sort
     // is stable, so of two equal keys the one sent first is the one inserted.
     let mut rows: Vec<(usize, usize, Uuid)> = Vec::new();

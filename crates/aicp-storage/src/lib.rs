@@ -4,17 +4,19 @@
 pub mod analytics;
 pub mod costs;
 mod error;
-mod rows;
 pub mod events;
+pub mod export;
 pub mod health;
 pub mod migrate;
 pub mod pool;
 pub mod prices;
+mod rows;
 pub mod schema;
 
 pub use analytics::PgAnalyticsRepository;
 pub use costs::PgCostRepository;
 pub use events::{GroupCommitConfig, PgEventRepository, WriterHandle};
+pub use export::PgEventExporter;
 pub use health::PgHealth;
 pub use migrate::{MIGRATIONS, ensure_database, migrations_fingerprint, run_migrations};
 pub use pool::{PgConn, PgPool, PoolConfig, build_pool};

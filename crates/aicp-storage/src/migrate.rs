@@ -19,10 +19,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations")
 /// When the server cannot be reached or the database cannot be created.
 pub async fn ensure_database(url: &str) -> anyhow::Result<bool> {
     let config = tokio_postgres::Config::from_str(url).context("invalid DATABASE_URL")?;
-    let name = config
-        .get_dbname()
-        .context("DATABASE_URL names no database")?
-        .to_owned();
+    let name = config.get_dbname().context("DATABASE_URL names no database")?.to_owned();
     let mut admin = config.clone();
     admin.dbname("postgres");
     let (client, connection) = admin
@@ -30,10 +27,8 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<bool> {
         .await
         .context("cannot connect to the PostgreSQL server")?;
     let driver = tokio::spawn(connection);
-    let exists = client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await?
-        .is_some();
+    let exists =
+        client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
     if !exists {
         let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
         match client.batch_execute(&sql).await {

@@ -67,7 +67,10 @@ fn to_new(row: PriceRow, version: Option<&str>) -> NewPriceRow {
 
 fn from_stored(row: StoredPriceRow) -> Result<PriceRow, RepoError> {
     let kind = UsageKind::parse(&row.usage_kind).ok_or_else(|| {
-        RepoError::Unexpected(anyhow::anyhow!("unknown usage kind {:?} in model_prices", row.usage_kind))
+        RepoError::Unexpected(anyhow::anyhow!(
+            "unknown usage kind {:?} in model_prices",
+            row.usage_kind
+        ))
     })?;
     Ok(PriceRow {
         project: row.project_id.map(ProjectId::new),

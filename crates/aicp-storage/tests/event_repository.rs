@@ -41,7 +41,8 @@ fn event(trace: &str, span: &str) -> PricedEvent {
         provider_cost: None,
     };
     let book = PriceBook::new(&Catalogue::builtin().unwrap(), &[], original_fallback());
-    let priced = book.price(&ProjectId::default_project(), "gpt-4o", event.timestamp, event.usage());
+    let priced =
+        book.price(&ProjectId::default_project(), "gpt-4o", event.timestamp, event.usage());
     PricedEvent { event, priced }
 }
 
@@ -174,7 +175,9 @@ async fn a_full_queue_refuses_at_once_instead_of_waiting() {
     let mut pending = Vec::new();
     for i in 0..3 {
         let r = Arc::clone(&repo);
-        pending.push(tokio::spawn(async move { r.insert_batch(batch("default", &[&format!("s{i}")])).await }));
+        pending.push(tokio::spawn(async move {
+            r.insert_batch(batch("default", &[&format!("s{i}")])).await
+        }));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let last = tokio::time::timeout(Duration::from_secs(5), pending.pop().unwrap()).await;

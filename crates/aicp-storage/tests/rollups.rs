@@ -9,7 +9,9 @@ use aicp_domain::{
     Catalogue, CostRepository, EventBatch, EventRepository, NewEvent, PriceBook, PricedEvent,
     ProjectId, Provider, TimeWindow, Usd,
 };
-use aicp_storage::{GroupCommitConfig, PgCostRepository, PgEventRepository, PoolConfig, build_pool};
+use aicp_storage::{
+    GroupCommitConfig, PgCostRepository, PgEventRepository, PoolConfig, build_pool,
+};
 use aicp_test_support::TestDatabase;
 use chrono::{Duration, TimeZone, Utc};
 use rand::rngs::StdRng;
@@ -24,7 +26,12 @@ const MODELS: [(&str, Provider); 4] = [
     ("mystery-model", Provider::Openai),
 ];
 
-fn random_event(rng: &mut StdRng, book: &PriceBook, project: &ProjectId, span: usize) -> PricedEvent {
+fn random_event(
+    rng: &mut StdRng,
+    book: &PriceBook,
+    project: &ProjectId,
+    span: usize,
+) -> PricedEvent {
     let (model, provider) = MODELS[rng.random_range(0..MODELS.len())];
     let input = rng.random_range(0..5000);
     let event = NewEvent {
@@ -77,14 +84,18 @@ pub async fn mismatches(db: &TestDatabase) -> i64 {
         )
     };
     let users = "WITH naive AS (SELECT project_id, date_trunc('day', created_at, 'UTC') AS bucket, user_id, \
-        count(*), sum(input_tokens), sum(output_tokens), sum(verified_cost_usd), sum(latency_ms) \
+        count(*), sum(input_tokens), sum(output_tokens), sum(verified_cost_usd), sum(latency_ms), \
+        min(latency_ms), max(latency_ms) \
         FROM events WHERE user_id IS NOT NULL GROUP BY 1, 2, 3), \
-        roll AS (SELECT project_id, bucket, user_id, calls, input_tokens, output_tokens, cost_usd, latency_sum \
+        roll AS (SELECT project_id, bucket, user_id, calls, input_tokens, output_tokens, cost_usd, latency_sum, \
+        latency_min, latency_max \
         FROM rollup_user_daily) \
         SELECT (SELECT count(*) FROM (SELECT * FROM naive EXCEPT SELECT * FROM roll) a) + \
                (SELECT count(*) FROM (SELECT * FROM roll EXCEPT SELECT * FROM naive) b)";
     let mut total = 0;
-    for sql in [bucketed("rollup_hourly", "hour"), bucketed("rollup_daily", "day"), users.to_owned()] {
+    for sql in
+        [bucketed("rollup_hourly", "hour"), bucketed("rollup_daily", "day"), users.to_owned()]
+    {
         let n: i64 = client.query_one(&sql, &[]).await.unwrap().get(0);
         total += n;
     }

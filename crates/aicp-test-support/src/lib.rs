@@ -37,8 +37,8 @@ impl TestDatabase {
     }
 
     async fn try_new() -> anyhow::Result<Self> {
-        let admin_url =
-            std::env::var("AICP_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        let admin_url = std::env::var("AICP_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
         let mut admin = Config::from_str(&admin_url).context("invalid AICP_TEST_DATABASE_URL")?;
         admin.dbname("postgres");
         let client = connect(&admin).await?;
@@ -58,8 +58,8 @@ impl TestDatabase {
     /// # Panics
     /// When `AICP_TEST_DATABASE_URL` is invalid.
     pub fn reserve() -> Self {
-        let admin_url =
-            std::env::var("AICP_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        let admin_url = std::env::var("AICP_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
         let mut admin = Config::from_str(&admin_url).expect("invalid AICP_TEST_DATABASE_URL");
         admin.dbname("postgres");
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -105,7 +105,8 @@ impl Drop for TestDatabase {
 }
 
 async fn connect(config: &Config) -> anyhow::Result<Client> {
-    let (client, connection) = config.connect(NoTls).await.context("cannot connect to PostgreSQL")?;
+    let (client, connection) =
+        config.connect(NoTls).await.context("cannot connect to PostgreSQL")?;
     tokio::spawn(connection);
     Ok(client)
 }
@@ -158,10 +159,7 @@ async fn build_template(client: &Client, admin: &Config, template: &str) -> anyh
 }
 
 async fn database_exists(client: &Client, name: &str) -> anyhow::Result<bool> {
-    Ok(client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await?
-        .is_some())
+    Ok(client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some())
 }
 
 /// Drops test databases older than an hour (left by killed runs).
@@ -181,7 +179,8 @@ async fn sweep_leftovers(client: &Client) {
             .next()
             .and_then(|s| s.parse::<u64>().ok());
         if created.is_some_and(|t| t + 3600 < now) {
-            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+            let _ =
+                client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
         }
     }
 }

@@ -138,7 +138,10 @@ pub async fn cost_breakdown(
 ) -> Result<HttpResponse, ApiError> {
     let window = q.window()?;
     let group_by = q.group_by.as_deref().ok_or_else(|| {
-        ApiError::Validation(vec![aicp_domain::Issue { path: "groupBy".into(), message: "Required".into() }])
+        ApiError::Validation(vec![aicp_domain::Issue {
+            path: "groupBy".into(),
+            message: "Required".into(),
+        }])
     })?;
     let group_by = GroupBy::parse(group_by).map_err(|message| {
         ApiError::Validation(vec![aicp_domain::Issue { path: "groupBy".into(), message }])
@@ -153,7 +156,11 @@ pub async fn cost_breakdown(
     let body: Vec<BreakdownItem> = rows
         .into_iter()
         .map(|r| BreakdownItem {
-            avg_latency_ms: if r.requests == 0 { 0.0 } else { r.latency_sum as f64 / r.requests as f64 },
+            avg_latency_ms: if r.requests == 0 {
+                0.0
+            } else {
+                r.latency_sum as f64 / r.requests as f64
+            },
             dimension: r.dimension,
             total_cost_usd: number(r.cost),
             total_tokens: r.tokens,
@@ -176,8 +183,10 @@ pub async fn flamegraph(
 ) -> Result<HttpResponse, ApiError> {
     let window = q.window()?;
     let filter = q.filter()?;
-    let mut rows =
-        state.analytics.feature_model_costs(&project_of(&req), &window, &filter, FLAME_MAX + 1).await?;
+    let mut rows = state
+        .analytics
+        .feature_model_costs(&project_of(&req), &window, &filter, FLAME_MAX + 1)
+        .await?;
     let cut = rows.len() > FLAME_MAX;
     rows.truncate(FLAME_MAX);
     Ok(truncated(HttpResponse::Ok().json(feature_model_tree(&rows)), cut))
@@ -211,7 +220,10 @@ pub async fn timeseries(
 ) -> Result<HttpResponse, ApiError> {
     let window = q.window()?;
     let granularity = q.granularity.as_deref().ok_or_else(|| {
-        ApiError::Validation(vec![aicp_domain::Issue { path: "granularity".into(), message: "Required".into() }])
+        ApiError::Validation(vec![aicp_domain::Issue {
+            path: "granularity".into(),
+            message: "Required".into(),
+        }])
     })?;
     let granularity = Granularity::parse(granularity).map_err(|message| {
         ApiError::Validation(vec![aicp_domain::Issue { path: "granularity".into(), message }])
@@ -221,15 +233,18 @@ pub async fn timeseries(
         None => false,
         Some(v) => parse_bool("fill", v).map_err(ApiError::InvalidParameter)?,
     };
-    let starts = aicp_domain::analytics::query::bucket_starts(&window, granularity, tz, SERIES_MAX + 1);
+    let starts =
+        aicp_domain::analytics::query::bucket_starts(&window, granularity, tz, SERIES_MAX + 1);
     if starts.len() > SERIES_MAX {
         return Err(ApiError::InvalidParameter(format!(
             "The window has more than {SERIES_MAX} {} buckets; use a coarser granularity",
             granularity.unit()
         )));
     }
-    let points =
-        state.analytics.timeseries(&project_of(&req), &window, granularity, tz, &q.filter()?).await?;
+    let points = state
+        .analytics
+        .timeseries(&project_of(&req), &window, granularity, tz, &q.filter()?)
+        .await?;
     let point = |t: DateTime<Utc>, cost: Usd, requests: u64| TimeseriesPoint {
         timestamp: iso(t),
         value: number(cost),
@@ -383,7 +398,8 @@ pub async fn events(
         .iter()
         .map(|e| serde_json::to_value(aicp_export::event_json(e)).unwrap_or_default())
         .collect();
-    Ok(HttpResponse::Ok().json(EventsPage { data, pagination: Pagination { next_cursor, has_more } }))
+    Ok(HttpResponse::Ok()
+        .json(EventsPage { data, pagination: Pagination { next_cursor, has_more } }))
 }
 
 /// Summary of a window with waste and the change against the previous window of the same length.
@@ -429,8 +445,10 @@ pub async fn top_calls(
     let window = q.window()?;
     let limit = q.limit(20, 100)?;
     let rows = state.analytics.top_calls(&project_of(&req), &window, &q.filter()?, limit).await?;
-    let body: Vec<serde_json::Value> =
-        rows.iter().map(|e| serde_json::to_value(aicp_export::event_json(e)).unwrap_or_default()).collect();
+    let body: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|e| serde_json::to_value(aicp_export::event_json(e)).unwrap_or_default())
+        .collect();
     Ok(HttpResponse::Ok().json(body))
 }
 

@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod body;
 pub mod events;
+pub mod export;
 pub mod health;
 pub mod openapi;
 pub mod pricing;
@@ -15,26 +16,34 @@ use crate::error::ApiError;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::health)
-        .service(
-            web::scope("/api/v1")
-                .service(events::ingest)
-                .service(analytics::cost_breakdown)
-                .service(analytics::flamegraph)
-                .service(analytics::timeseries)
-                .service(analytics::prompts)
-                .service(analytics::realtime_totals)
-                .service(analytics::events)
-                .service(analytics::summary)
-                .service(analytics::top_calls)
-                .service(analytics::trace)
-                .service(analytics::call_paths_route)
-                .service(pricing::list)
-                .service(pricing::put_custom)
-                .service(pricing::reprice)
-                .service(pricing::coverage)
-                .service(openapi::document),
-        );
+    cfg.service(health::health).service(
+        web::scope("/api/v1")
+            .service(events::ingest)
+            .service(analytics::cost_breakdown)
+            .service(analytics::flamegraph)
+            .service(analytics::timeseries)
+            .service(analytics::prompts)
+            .service(analytics::realtime_totals)
+            .service(analytics::events)
+            .service(analytics::summary)
+            .service(analytics::top_calls)
+            .service(analytics::trace)
+            .service(analytics::call_paths_route)
+            .service(pricing::list)
+            .service(pricing::put_custom)
+            .service(pricing::reprice)
+            .service(pricing::coverage)
+            .service(openapi::document)
+            .service(
+                web::scope("/export")
+                    .wrap(actix_web::middleware::Compress::default())
+                    .service(export::events)
+                    .service(export::cost_summary)
+                    .service(export::features)
+                    .service(export::models)
+                    .service(export::prompts),
+            ),
+    );
 }
 
 /// The project a request acts for. Until authentication exists every request acts for the

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, IssueBody};
-use crate::routes::{analytics, events, health, pricing};
+use crate::routes::{analytics, events, export, health, pricing};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -27,6 +27,11 @@ use crate::routes::{analytics, events, health, pricing};
         analytics::top_calls,
         analytics::trace,
         analytics::call_paths_route,
+        export::events,
+        export::cost_summary,
+        export::features,
+        export::models,
+        export::prompts,
         pricing::list,
         pricing::put_custom,
         pricing::reprice,

@@ -16,10 +16,22 @@ const W: &str = "from=2026-01-05T00:00:00.000Z&to=2026-01-06T00:00:00.000Z";
 /// retry, one trace with children.
 async fn fixture(app: &TestApp) {
     let events = vec![
-        event("e1", json!({"feature": "chat", "model": "gpt-4o", "latencyMs": 251, "timestamp": "2026-01-05T10:00:00Z", "userId": "u1"})),
-        event("e2", json!({"feature": "chat", "provider": "anthropic", "model": "claude-3-5-sonnet-20241022", "cachedTokens": 200, "latencyMs": 300, "timestamp": "2026-01-05T10:30:00Z", "userId": Value::Null})),
-        event("e3", json!({"feature": "search", "model": "mystery-model", "latencyMs": 100, "timestamp": "2026-01-05T11:00:00Z", "isError": true, "userId": "u2"})),
-        event("e4", json!({"feature": "search", "model": "gpt-4o-mini", "inputTokens": 10000, "outputTokens": 10, "retryCount": 2, "latencyMs": 50, "timestamp": "2026-01-05T12:00:00Z", "metadata": {"prompt": "big prompt A"}, "userId": "u2"})),
+        event(
+            "e1",
+            json!({"feature": "chat", "model": "gpt-4o", "latencyMs": 251, "timestamp": "2026-01-05T10:00:00Z", "userId": "u1"}),
+        ),
+        event(
+            "e2",
+            json!({"feature": "chat", "provider": "anthropic", "model": "claude-3-5-sonnet-20241022", "cachedTokens": 200, "latencyMs": 300, "timestamp": "2026-01-05T10:30:00Z", "userId": Value::Null}),
+        ),
+        event(
+            "e3",
+            json!({"feature": "search", "model": "mystery-model", "latencyMs": 100, "timestamp": "2026-01-05T11:00:00Z", "isError": true, "userId": "u2"}),
+        ),
+        event(
+            "e4",
+            json!({"feature": "search", "model": "gpt-4o-mini", "inputTokens": 10000, "outputTokens": 10, "retryCount": 2, "latencyMs": 50, "timestamp": "2026-01-05T12:00:00Z", "metadata": {"prompt": "big prompt A"}, "userId": "u2"}),
+        ),
         json!({"traceId": "tr_agent", "spanId": "root", "feature": "agent", "provider": "openai", "model": "gpt-4o", "inputTokens": 1000, "outputTokens": 500, "latencyMs": 10, "estimatedCostUsd": 0, "timestamp": "2026-01-05T13:00:00Z"}),
         json!({"traceId": "tr_agent", "spanId": "child", "parentSpanId": "root", "feature": "search", "provider": "openai", "model": "gpt-4o-mini", "inputTokens": 1000, "outputTokens": 500, "latencyMs": 10, "estimatedCostUsd": 0, "timestamp": "2026-01-05T13:00:01Z"}),
     ];
@@ -41,21 +53,31 @@ async fn the_original_dashboard_calls_get_the_shapes_it_reads() {
     assert_eq!(search["totalTokens"], 1500 + 10010 + 1500);
     assert!(search["avgLatencyMs"].is_number());
     let users = app.get(&format!("/api/v1/analytics/cost-breakdown?{W}&groupBy=user")).await;
-    let dims: Vec<&str> = users.body.as_array().unwrap().iter().map(|g| g["dimension"].as_str().unwrap()).collect();
+    let dims: Vec<&str> =
+        users.body.as_array().unwrap().iter().map(|g| g["dimension"].as_str().unwrap()).collect();
     assert_eq!(dims.len(), 2, "calls without a user are left out: {dims:?}");
 
     let f = app.get(&format!("/api/v1/analytics/flamegraph?{W}")).await;
     assert_eq!(f.body["name"], "root");
-    let features: Vec<&str> = f.body["children"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let features: Vec<&str> = f.body["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(features, ["agent", "chat", "search"]);
-    assert!(f.body["children"][0]["children"][0].get("children").is_none(), "leaves have no children");
+    assert!(
+        f.body["children"][0]["children"][0].get("children").is_none(),
+        "leaves have no children"
+    );
 
     let t = app.get(&format!("/api/v1/analytics/timeseries?{W}&granularity=hour")).await;
     let points = t.body.as_array().unwrap();
     assert_eq!(points.len(), 4);
     assert_eq!(points[0]["timestamp"], "2026-01-05T10:00:00.000Z");
     assert_eq!(points[0]["value"], points[0]["cost"]);
-    let filled = app.get(&format!("/api/v1/analytics/timeseries?{W}&granularity=hour&fill=true")).await;
+    let filled =
+        app.get(&format!("/api/v1/analytics/timeseries?{W}&granularity=hour&fill=true")).await;
     assert_eq!(filled.body.as_array().unwrap().len(), 25, "00:00 to 00:00 inclusive, hourly");
     assert_eq!(filled.body[0]["cost"], 0.0);
 
@@ -75,7 +97,12 @@ async fn events_are_paginated_by_cursor_without_gaps_or_repeats() {
     let app = TestApp::new().await;
     // 25 events, several in the same millisecond (distinct microseconds).
     let events: Vec<Value> = (0..25)
-        .map(|i| event(&format!("s{i:02}"), json!({"timestamp": format!("2026-01-05T10:00:00.{:06}Z", 500 + i / 3)})))
+        .map(|i| {
+            event(
+                &format!("s{i:02}"),
+                json!({"timestamp": format!("2026-01-05T10:00:00.{:06}Z", 500 + i / 3)}),
+            )
+        })
         .collect();
     assert_eq!(app.post_events(batch(events)).await.status, StatusCode::ACCEPTED);
     let mut seen = Vec::new();
@@ -120,7 +147,9 @@ async fn aggregates_equal_a_naive_recomputation_over_random_windows() {
     let models = ["gpt-4o", "gpt-4o-mini", "mystery"];
     let mut events = Vec::new();
     for i in 0..400 {
-        let at = start + Duration::minutes(rng.random_range(0..5 * 24 * 60)) + Duration::milliseconds(rng.random_range(0..60_000));
+        let at = start
+            + Duration::minutes(rng.random_range(0..5 * 24 * 60))
+            + Duration::milliseconds(rng.random_range(0..60_000));
         events.push(event(&format!("s{i}"), json!({
             "feature": features[rng.random_range(0..3)],
             "model": models[rng.random_range(0..3)],
@@ -136,11 +165,23 @@ async fn aggregates_equal_a_naive_recomputation_over_random_windows() {
     }
     let client = app.db.as_ref().unwrap().client().await;
     for _ in 0..12 {
-        let from = start + Duration::minutes(rng.random_range(0..4 * 24 * 60)) + Duration::seconds(rng.random_range(0..60));
+        let from = start
+            + Duration::minutes(rng.random_range(0..4 * 24 * 60))
+            + Duration::seconds(rng.random_range(0..60));
         let to = from + Duration::minutes(rng.random_range(1..3 * 24 * 60));
-        let (f, t) = (from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), to.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        for (group, col) in [("feature", "feature"), ("model", "model"), ("provider", "provider"), ("user", "user_id")] {
-            let r = app.get(&format!("/api/v1/analytics/cost-breakdown?from={f}&to={t}&groupBy={group}")).await;
+        let (f, t) = (
+            from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            to.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        );
+        for (group, col) in [
+            ("feature", "feature"),
+            ("model", "model"),
+            ("provider", "provider"),
+            ("user", "user_id"),
+        ] {
+            let r = app
+                .get(&format!("/api/v1/analytics/cost-breakdown?from={f}&to={t}&groupBy={group}"))
+                .await;
             let naive = client
                 .query(
                     &format!("SELECT {col}, sum(verified_cost_usd)::text, count(*) FROM events \
@@ -150,12 +191,29 @@ async fn aggregates_equal_a_naive_recomputation_over_random_windows() {
                 )
                 .await
                 .unwrap();
-            let mut got: Vec<(String, f64, u64)> = r.body.as_array().unwrap().iter()
-                .map(|g| (g["dimension"].as_str().unwrap().to_owned(), g["totalCostUsd"].as_f64().unwrap(), g["requestCount"].as_u64().unwrap()))
+            let mut got: Vec<(String, f64, u64)> = r
+                .body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| {
+                    (
+                        g["dimension"].as_str().unwrap().to_owned(),
+                        g["totalCostUsd"].as_f64().unwrap(),
+                        g["requestCount"].as_u64().unwrap(),
+                    )
+                })
                 .collect();
             got.sort_by(|a, b| a.0.cmp(&b.0));
-            let want: Vec<(String, f64, u64)> = naive.iter()
-                .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1).parse().unwrap(), row.get::<_, i64>(2) as u64))
+            let want: Vec<(String, f64, u64)> = naive
+                .iter()
+                .map(|row| {
+                    (
+                        row.get::<_, String>(0),
+                        row.get::<_, String>(1).parse().unwrap(),
+                        row.get::<_, i64>(2) as u64,
+                    )
+                })
                 .collect();
             assert_eq!(got, want, "{group} from {f} to {t}");
         }
@@ -176,8 +234,13 @@ async fn aggregates_equal_a_naive_recomputation_over_random_windows() {
         let err_cost: f64 = naive.get::<_, String>(3).parse().unwrap();
         let got_err: f64 = s.body["waste"]["failedCallsUsd"].as_str().unwrap().parse().unwrap();
         assert_eq!(got_err, err_cost);
-        let series = app.get(&format!("/api/v1/analytics/timeseries?from={f}&to={t}&granularity=day&tz=Europe/Paris")).await;
-        let total: f64 = series.body.as_array().unwrap().iter().map(|p| p["cost"].as_f64().unwrap()).sum();
+        let series = app
+            .get(&format!(
+                "/api/v1/analytics/timeseries?from={f}&to={t}&granularity=day&tz=Europe/Paris"
+            ))
+            .await;
+        let total: f64 =
+            series.body.as_array().unwrap().iter().map(|p| p["cost"].as_f64().unwrap()).sum();
         assert!((total - cost).abs() < 1e-9, "{total} vs {cost}");
     }
 }
@@ -186,7 +249,9 @@ async fn aggregates_equal_a_naive_recomputation_over_random_windows() {
 async fn the_summary_reports_waste_and_the_change_against_the_previous_window() {
     let app = TestApp::new().await;
     fixture(&app).await;
-    let r = app.get("/api/v1/analytics/summary?from=2026-01-05T00:00:00Z&to=2026-01-05T23:59:59Z").await;
+    let r = app
+        .get("/api/v1/analytics/summary?from=2026-01-05T00:00:00Z&to=2026-01-05T23:59:59Z")
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["requests"], 6);
     assert_eq!(r.body["waste"]["failedCallsUsd"], "0.025");
@@ -218,7 +283,12 @@ async fn top_calls_traces_and_call_paths_show_where_the_money_goes() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
     let paths = app.get(&format!("/api/v1/analytics/call-paths?{W}")).await;
-    let agent = paths.body["children"].as_array().unwrap().iter().find(|c| c["name"] == "agent · gpt-4o").unwrap();
+    let agent = paths.body["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "agent · gpt-4o")
+        .unwrap();
     assert_eq!(agent["children"][0]["name"], "search · gpt-4o-mini");
     assert_eq!(agent["costUsd"], "0.00795");
 }
@@ -252,7 +322,9 @@ async fn bad_analytics_parameters_are_400s_with_clear_messages() {
         assert!(r.body["error"].is_string(), "{uri}");
         assert!(!r.body.to_string().to_lowercase().contains("select"), "{uri} leaks SQL");
     }
-    let r = app.get("/api/v1/analytics/cost-breakdown?from=2026-01-05&to=2026-01-06&groupBy=bogus").await;
+    let r = app
+        .get("/api/v1/analytics/cost-breakdown?from=2026-01-05&to=2026-01-06&groupBy=bogus")
+        .await;
     assert_eq!(r.body["error"], "Validation failed");
     assert_eq!(r.body["details"][0]["path"], "groupBy");
     let r = app.get("/api/v1/analytics/flamegraph?from=x&to=2026-01-06").await;

@@ -31,8 +31,16 @@ fn bad_bodies() -> Vec<(&'static str, String, &'static str)> {
         ("not an object", "[1,2]".to_owned(), "validation_failed"),
         ("no events", "{}".to_owned(), "validation_failed"),
         ("empty events", "{\"events\":[]}".to_owned(), "validation_failed"),
-        ("501 events", batch((0..501).map(|i| event(&format!("s{i}"), json!({}))).collect()), "validation_failed"),
-        ("tokens above 2^31-1", one(json!({"inputTokens": 2_147_483_648_u64})), "validation_failed"),
+        (
+            "501 events",
+            batch((0..501).map(|i| event(&format!("s{i}"), json!({}))).collect()),
+            "validation_failed",
+        ),
+        (
+            "tokens above 2^31-1",
+            one(json!({"inputTokens": 2_147_483_648_u64})),
+            "validation_failed",
+        ),
         ("huge tokens", one(json!({"outputTokens": 1e300})), "validation_failed"),
         ("negative tokens", one(json!({"cachedTokens": -1})), "validation_failed"),
         ("float tokens", one(json!({"inputTokens": 1.5})), "validation_failed"),
@@ -44,13 +52,29 @@ fn bad_bodies() -> Vec<(&'static str, String, &'static str)> {
         ("metadata array", one(json!({"metadata": [1]})), "validation_failed"),
         ("metadata string", one(json!({"metadata": "x"})), "validation_failed"),
         ("metadata too deep", one(json!({"metadata": deep_metadata})), "validation_failed"),
-        ("metadata too big", one(json!({"metadata": {"k": "x".repeat(20_000)}})), "validation_failed"),
+        (
+            "metadata too big",
+            one(json!({"metadata": {"k": "x".repeat(20_000)}})),
+            "validation_failed",
+        ),
         ("unknown provider", one(json!({"provider": "acme"})), "validation_failed"),
-        ("null userId", one(json!({})).replace(r#""userId":"u1""#, r#""userId":null"#), "validation_failed"),
+        (
+            "null userId",
+            one(json!({})).replace(r#""userId":"u1""#, r#""userId":null"#),
+            "validation_failed",
+        ),
         ("empty model", one(json!({"model": ""})), "validation_failed"),
         ("huge string", one(json!({"feature": "f".repeat(100_000)})), "validation_failed"),
-        ("offsetless timestamp", one(json!({"timestamp": "2026-01-05T10:00:00"})), "validation_failed"),
-        ("far-future timestamp", one(json!({"timestamp": "2999-01-01T00:00:00Z"})), "validation_failed"),
+        (
+            "offsetless timestamp",
+            one(json!({"timestamp": "2026-01-05T10:00:00"})),
+            "validation_failed",
+        ),
+        (
+            "far-future timestamp",
+            one(json!({"timestamp": "2999-01-01T00:00:00Z"})),
+            "validation_failed",
+        ),
         ("impossible date", one(json!({"timestamp": "2026-02-30T00:00:00Z"})), "validation_failed"),
         ("negative latency", one(json!({"latencyMs": -1})), "validation_failed"),
         ("boolean as string", one(json!({"isError": "true"})), "validation_failed"),
@@ -162,7 +186,9 @@ async fn a_full_write_queue_is_a_503_with_retry_after() {
 #[actix_web::test]
 async fn an_unexpected_failure_is_a_500_that_leaks_nothing() {
     let app = app_with_repo(|| {
-        RepoError::Unexpected(anyhow::anyhow!("ERROR: relation \"events\" does not exist at character 13"))
+        RepoError::Unexpected(anyhow::anyhow!(
+            "ERROR: relation \"events\" does not exist at character 13"
+        ))
     });
     let reply = app.post_events(EXAMPLE_BATCH).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -179,7 +205,11 @@ async fn a_real_unreachable_database_is_a_503_not_a_500() {
     let pool = aicp_storage::build_pool(&config).unwrap();
     let (repo, _writers) =
         aicp_storage::PgEventRepository::start(pool, &aicp_storage::GroupCommitConfig::default());
-    let app = TestApp::with_parts(Arc::new(repo), Arc::new(FixedProbe(false)), Arc::new(FixedProbe(true)));
+    let app = TestApp::with_parts(
+        Arc::new(repo),
+        Arc::new(FixedProbe(false)),
+        Arc::new(FixedProbe(true)),
+    );
     let reply = app.post_events(EXAMPLE_BATCH).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(reply.headers.contains_key("retry-after"));

@@ -17,7 +17,10 @@ async fn health_is_ok_when_postgres_and_redis_answer() {
     assert_eq!(reply.body["dependencies"]["database"], "ok");
     assert_eq!(reply.body["dependencies"]["redis"], "ok");
     let ts = reply.body["timestamp"].as_str().unwrap();
-    assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok() && ts.ends_with('Z') && ts.len() == 24, "{ts}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(ts).is_ok() && ts.ends_with('Z') && ts.len() == 24,
+        "{ts}"
+    );
 }
 
 #[actix_web::test]
@@ -58,9 +61,8 @@ async fn a_client_request_id_is_echoed_and_a_bad_one_is_replaced() {
         Arc::new(FixedProbe(true)),
         Arc::new(FixedProbe(true)),
     );
-    let reply = app
-        .call(TestRequest::get().uri("/nope").insert_header(("x-request-id", "req-123")))
-        .await;
+    let reply =
+        app.call(TestRequest::get().uri("/nope").insert_header(("x-request-id", "req-123"))).await;
     assert_eq!(reply.headers.get("x-request-id").unwrap(), "req-123");
     assert_eq!(reply.body["requestId"], "req-123");
     let long = "x".repeat(500);

@@ -34,7 +34,10 @@ async fn the_original_example_batch_is_accepted_and_priced_exactly() {
     assert_eq!(error.get::<_, Option<String>>(4), None);
     assert!(error.get::<_, bool>(5));
     assert_eq!(error.get::<_, Option<String>>(6).as_deref(), Some("server_error"));
-    assert_eq!(error.get::<_, Option<String>>(7).as_deref(), Some(r#"{"error": "Custom error message"}"#));
+    assert_eq!(
+        error.get::<_, Option<String>>(7).as_deref(),
+        Some(r#"{"error": "Custom error message"}"#)
+    );
 }
 
 #[actix_web::test]
@@ -51,7 +54,8 @@ async fn sending_the_same_batch_twice_stores_each_event_once() {
 async fn concurrent_identical_batches_store_each_event_once() {
     let app = TestApp::new().await;
     let body = batch((0..50).map(|i| event(&format!("s{i}"), json!({}))).collect());
-    let replies = futures_util::future::join_all((0..5).map(|_| app.post_events(body.clone()))).await;
+    let replies =
+        futures_util::future::join_all((0..5).map(|_| app.post_events(body.clone()))).await;
     let mut inserted = 0;
     for r in &replies {
         assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
@@ -72,7 +76,10 @@ async fn cached_tokens_are_charged_at_the_cached_price() {
         .unwrap()
         .client()
         .await
-        .query_one("SELECT verified_cost_usd::text, cache_read_cost_usd::text, is_cache_hit FROM events", &[])
+        .query_one(
+            "SELECT verified_cost_usd::text, cache_read_cost_usd::text, is_cache_hit FROM events",
+            &[],
+        )
         .await
         .unwrap();
     // 800 × 2.50 + 200 × 1.25 + 500 × 10.00 per million (the original charged 0.007).

@@ -4,6 +4,7 @@
 
 mod analytics;
 mod errors;
+mod export;
 mod health;
 mod ingest;
 mod pricing;

@@ -29,22 +29,54 @@ async fn current_models_of_every_provider_cost_what_their_price_lists_say() {
     // published prices (USD per 1M tokens), noted beside each.
     let cases: Vec<(&str, Value, &str)> = vec![
         // gpt-4.1: 8000 × 2.00 + 2000 cached × 0.50 + 1000 × 8.00
-        ("openai", json!({"provider": "openai", "model": "gpt-4.1-2025-04-14", "inputTokens": 10000, "cachedTokens": 2000, "outputTokens": 1000}), "0.025"),
+        (
+            "openai",
+            json!({"provider": "openai", "model": "gpt-4.1-2025-04-14", "inputTokens": 10000, "cachedTokens": 2000, "outputTokens": 1000}),
+            "0.025",
+        ),
         // claude-sonnet-4-5 above 200k prompt tokens, all at the long-context tier:
         // 190000 × 6.00 + 50000 read × 0.60 + 6000 5m-write × 7.50 + 4000 1h-write × 12.00 + 2000 × 22.50
-        ("anthropic", json!({"provider": "anthropic", "model": "claude-sonnet-4-5", "inputTokens": 250000, "cachedTokens": 50000, "cacheWriteTokens": 10000, "cacheWrite1hTokens": 4000, "outputTokens": 2000}), "1.308"),
+        (
+            "anthropic",
+            json!({"provider": "anthropic", "model": "claude-sonnet-4-5", "inputTokens": 250000, "cachedTokens": 50000, "cacheWriteTokens": 10000, "cacheWrite1hTokens": 4000, "outputTokens": 2000}),
+            "1.308",
+        ),
         // gemini-2.5-pro: 80000 × 1.25 + 20000 cached × 0.125 + 2000 × 10.00 + 3000 thinking × 10.00
-        ("gemini", json!({"provider": "google-gemini", "model": "models/gemini-2.5-pro", "inputTokens": 100000, "cachedTokens": 20000, "outputTokens": 5000, "reasoningTokens": 3000}), "0.1525"),
+        (
+            "gemini",
+            json!({"provider": "google-gemini", "model": "models/gemini-2.5-pro", "inputTokens": 100000, "cachedTokens": 20000, "outputTokens": 5000, "reasoningTokens": 3000}),
+            "0.1525",
+        ),
         // mistral-large-2512: 1000 × 0.50 + 1000 × 1.50
-        ("mistral", json!({"provider": "mistral", "model": "mistral-large-2512", "inputTokens": 1000, "outputTokens": 1000}), "0.002"),
+        (
+            "mistral",
+            json!({"provider": "mistral", "model": "mistral-large-2512", "inputTokens": 1000, "outputTokens": 1000}),
+            "0.002",
+        ),
         // deepseek-reasoner (prices from 2025-09-29): 6000 × 0.28 + 4000 hit × 0.028 + 500 × 0.42 + 1500 CoT × 0.42
-        ("deepseek", json!({"provider": "deepseek", "model": "deepseek-reasoner", "inputTokens": 10000, "cachedTokens": 4000, "outputTokens": 2000, "reasoningTokens": 1500}), "0.002632"),
+        (
+            "deepseek",
+            json!({"provider": "deepseek", "model": "deepseek-reasoner", "inputTokens": 10000, "cachedTokens": 4000, "outputTokens": 2000, "reasoningTokens": 1500}),
+            "0.002632",
+        ),
         // grok-4: 10000 × 3.00 + 1000 × 15.00
-        ("xai", json!({"provider": "xai", "model": "grok-4", "inputTokens": 10000, "outputTokens": 1000}), "0.045"),
+        (
+            "xai",
+            json!({"provider": "xai", "model": "grok-4", "inputTokens": 10000, "outputTokens": 1000}),
+            "0.045",
+        ),
         // command-a: 10000 × 2.50 + 1000 × 10.00
-        ("cohere", json!({"provider": "cohere", "model": "command-a-03-2025", "inputTokens": 10000, "outputTokens": 1000}), "0.035"),
+        (
+            "cohere",
+            json!({"provider": "cohere", "model": "command-a-03-2025", "inputTokens": 10000, "outputTokens": 1000}),
+            "0.035",
+        ),
         // Llama 3.3 70B on Groq: 1M × 0.59 + 1M × 0.79
-        ("llama", json!({"provider": "groq", "model": "llama-3.3-70b-versatile", "inputTokens": 1000000, "outputTokens": 1000000}), "1.38"),
+        (
+            "llama",
+            json!({"provider": "groq", "model": "llama-3.3-70b-versatile", "inputTokens": 1000000, "outputTokens": 1000000}),
+            "1.38",
+        ),
     ];
     let events = cases.iter().map(|(span, o, _)| event(span, o.clone())).collect();
     let reply = app.post_events(batch(events)).await;
@@ -70,13 +102,17 @@ async fn the_catalogue_lists_more_than_a_hundred_models_with_history() {
 async fn a_custom_price_changes_new_events_and_repricing_applies_it_to_history() {
     let app = TestApp::new().await;
     let one_m = |span: &str, ts: &str| {
-        event(span, json!({"model": "gpt-4o", "inputTokens": 1_000_000, "outputTokens": 0, "timestamp": ts}))
+        event(
+            span,
+            json!({"model": "gpt-4o", "inputTokens": 1_000_000, "outputTokens": 0, "timestamp": ts}),
+        )
     };
     let reply = app.post_events(batch(vec![one_m("old", "2026-01-05T10:00:00Z")])).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     assert_eq!(stored_cost(&app, "old").await, "2.5");
 
-    let price = json!({"model": "gpt-4o", "effectiveFrom": "2026-01-01", "input": "1.00", "output": 2});
+    let price =
+        json!({"model": "gpt-4o", "effectiveFrom": "2026-01-01", "input": "1.00", "output": 2});
     let reply = app.put_json("/api/v1/pricing", price).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["source"], "custom");
@@ -124,7 +160,10 @@ async fn coverage_lists_an_unknown_model_after_its_events_arrive() {
     assert_eq!(reply.body["calls"], 2);
     assert_eq!(reply.body["unpricedCalls"], 1);
     assert_eq!(reply.body["unpricedCallShare"], 0.5);
-    assert_eq!(reply.body["unpricedModels"], json!([{"model": "mystery-model-x", "calls": 1, "tokens": 1500}]));
+    assert_eq!(
+        reply.body["unpricedModels"],
+        json!([{"model": "mystery-model-x", "calls": 1, "tokens": 1500}])
+    );
     // mystery: reported 0.001 vs fallback 0.025; gpt-4o: 0.0075 vs 0.0075.
     assert_eq!(reply.body["reported"]["calls"], 2);
     assert_eq!(reply.body["reported"]["divergenceUsd"], "-0.024");
@@ -152,7 +191,12 @@ async fn bad_pricing_requests_get_a_400_and_change_nothing() {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.body);
         assert_eq!(reply.body["code"], "invalid_parameter", "{body}");
     }
-    for query in ["", "?from=2026-01-01", "?from=x&to=2026-01-02", "?from=2026-01-01&from=2026-01-02&to=2026-02-01"] {
+    for query in [
+        "",
+        "?from=2026-01-01",
+        "?from=x&to=2026-01-02",
+        "?from=2026-01-01&from=2026-01-02&to=2026-02-01",
+    ] {
         let reply = app.get(&format!("/api/v1/pricing/coverage{query}")).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}: {}", reply.body);
     }
@@ -176,6 +220,7 @@ async fn a_price_store_outage_is_a_503_and_the_prices_in_force_stay() {
         prices: Arc::new(prices),
         costs: Arc::new(costs),
         analytics: Arc::new(aicp_domain::ports::MockAnalyticsRepository::new()),
+        exporter: Arc::new(aicp_domain::ports::MockEventExporter::new()),
         database: Arc::new(FixedProbe(false)),
         redis: Arc::new(FixedProbe(true)),
     });

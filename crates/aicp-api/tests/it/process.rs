@@ -63,11 +63,66 @@ async fn the_binary_creates_its_database_serves_and_stops_cleanly_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(res.status(), 202);
-    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    let status =
+        Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let exit = tokio::task::spawn_blocking(move || server.child.wait()).await.unwrap().unwrap();
     assert!(exit.success(), "exit status {exit:?}");
     let count: i64 =
         db.client().await.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0);
     assert_eq!(count, 2);
+}
+
+#[actix_web::test]
+async fn a_client_that_disconnects_mid_export_leaves_no_query_running() {
+    use std::io::{Read, Write};
+
+    let db = TestDatabase::reserve();
+    let server = start(&db).await;
+    let client = reqwest::Client::new();
+    for b in 0..40 {
+        let events: Vec<serde_json::Value> = (0..500)
+            .map(|i| crate::support::event(&format!("s{b}_{i}"), serde_json::json!({})))
+            .collect();
+        let res = client
+            .post(format!("{}/api/v1/events", server.base))
+            .header("content-type", "application/json")
+            .body(crate::support::batch(events))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+    }
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut sock = std::net::TcpStream::connect(addr).unwrap();
+        sock.write_all(b"GET /api/v1/export/events?format=csv HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 16 * 1024];
+        let n = sock.read(&mut buf).unwrap();
+        assert!(n > 0 && buf.starts_with(b"HTTP/1.1 200"));
+        // Hang up after the first chunk.
+    })
+    .await
+    .unwrap();
+    let pg = db.client().await;
+    let mut active: i64 = -1;
+    for _ in 0..100 {
+        active = pg
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND state = 'active' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if active == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(active, 0, "a query is still running after the client left");
+    // The server is still healthy.
+    assert_eq!(client.get(format!("{}/health", server.base)).send().await.unwrap().status(), 200);
 }

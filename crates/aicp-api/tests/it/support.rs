@@ -8,12 +8,14 @@ use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use aicp_api::state::AppState;
-use aicp_domain::validation::Limits;
-use aicp_domain::ports::{MockAnalyticsRepository, MockCostRepository, MockPriceRepository};
+use aicp_domain::ports::{
+    MockAnalyticsRepository, MockCostRepository, MockEventExporter, MockPriceRepository,
+};
 use aicp_domain::pricing::{PricingService, RepriceService, original_fallback};
+use aicp_domain::validation::Limits;
 use aicp_domain::{
-    AnalyticsRepository, Catalogue, Clock, CostRepository, DependencyProbe, EventRepository, IngestService, PriceBook,
-    PriceRepository, SharedPriceBook, SystemClock,
+    AnalyticsRepository, Catalogue, Clock, CostRepository, DependencyProbe, EventExporter,
+    EventRepository, IngestService, PriceBook, PriceRepository, SharedPriceBook, SystemClock,
 };
 use aicp_storage::{GroupCommitConfig, PgEventRepository, PoolConfig, build_pool};
 use aicp_test_support::TestDatabase;
@@ -57,14 +59,17 @@ impl TestApp {
     pub async fn with_body_limit(body_limit: usize) -> Self {
         let db = TestDatabase::new().await;
         let pool = build_pool(&PoolConfig::new(db.url())).unwrap();
-        let (repo, _writers) = PgEventRepository::start(pool.clone(), &GroupCommitConfig::default());
-        let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let (repo, _writers) =
+            PgEventRepository::start(pool.clone(), &GroupCommitConfig::default());
+        let redis_url =
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
         let redis = aicp_cache::build_pool(&redis_url, Duration::from_millis(500)).unwrap();
         let parts = Parts {
             repo: Arc::new(repo),
             prices: Arc::new(aicp_storage::PgPriceRepository::new(pool.clone())),
             costs: Arc::new(aicp_storage::PgCostRepository::new(pool.clone())),
             analytics: Arc::new(aicp_storage::PgAnalyticsRepository::new(pool.clone())),
+            exporter: Arc::new(aicp_storage::PgEventExporter::new(pool.clone())),
             database: Arc::new(aicp_storage::PgHealth::new(pool, Duration::from_secs(1))),
             redis: Arc::new(aicp_cache::RedisHealth::new(redis, Duration::from_millis(500))),
         };
@@ -84,6 +89,7 @@ impl TestApp {
             prices: Arc::new(MockPriceRepository::new()),
             costs: Arc::new(MockCostRepository::new()),
             analytics: Arc::new(MockAnalyticsRepository::new()),
+            exporter: Arc::new(MockEventExporter::new()),
             database,
             redis,
         };
@@ -117,6 +123,19 @@ impl TestApp {
 
     pub async fn get(&self, uri: &str) -> Reply {
         self.call(TestRequest::get().uri(uri)).await
+    }
+
+    /// The application state (for tests that drive the service themselves).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// The same application with an export row limit.
+    pub fn with_export_max_rows(self, max: u64) -> Self {
+        let state =
+            Arc::try_unwrap(self.state.into_inner()).unwrap_or_else(|_| panic!("state shared"));
+        let state = AppState { export_max_rows: Some(max), ..state };
+        Self { db: self.db, state: web::Data::new(state) }
     }
 
     pub async fn call(&self, req: TestRequest) -> Reply {
@@ -161,6 +180,7 @@ pub struct Parts {
     pub prices: Arc<dyn PriceRepository>,
     pub costs: Arc<dyn CostRepository>,
     pub analytics: Arc<dyn AnalyticsRepository>,
+    pub exporter: Arc<dyn EventExporter>,
     pub database: Arc<dyn DependencyProbe>,
     pub redis: Arc<dyn DependencyProbe>,
 }
@@ -169,13 +189,16 @@ fn state(parts: Parts, body_limit: usize) -> web::Data<AppState> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let catalogue = Catalogue::builtin().unwrap();
     let book = Arc::new(book());
-    let pricing = PricingService::new(parts.prices, Arc::clone(&book), catalogue, original_fallback());
+    let pricing =
+        PricingService::new(parts.prices, Arc::clone(&book), catalogue, original_fallback());
     web::Data::new(AppState {
         ingest: IngestService::new(parts.repo, clock.clone(), Arc::clone(&book), Limits::default()),
         pricing,
         reprice: RepriceService::new(Arc::clone(&parts.costs), book),
         costs: parts.costs,
         analytics: parts.analytics,
+        exporter: parts.exporter,
+        export_max_rows: None,
         database: parts.database,
         redis: parts.redis,
         clock,

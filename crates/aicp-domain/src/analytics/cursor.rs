@@ -56,7 +56,9 @@ impl Cursor {
             serde_json::from_slice(&bytes).map_err(|_| CursorError("not a cursor object"))?;
         let id = Uuid::parse_str(&wire.id).map_err(|_| CursorError("id is not a UUID"))?;
         let created_at = match wire.micros {
-            Some(us) if us.div_euclid(1000) == wire.timestamp => DateTime::from_timestamp_micros(us),
+            Some(us) if us.div_euclid(1000) == wire.timestamp => {
+                DateTime::from_timestamp_micros(us)
+            }
             Some(_) => return Err(CursorError("timestamp and micros disagree")),
             None => DateTime::from_timestamp_millis(wire.timestamp),
         }

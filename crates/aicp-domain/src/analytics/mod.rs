@@ -14,7 +14,9 @@ use crate::money::Usd;
 pub use cursor::{Cursor, CursorError};
 pub use latency::LatencyHistogram;
 pub use query::{Filter, Granularity, GroupBy};
-pub use tree::{CallPathNode, FlameNode, SpanRow, TraceNode, call_paths, feature_model_tree, trace_tree};
+pub use tree::{
+    CallPathNode, FlameNode, SpanRow, TraceNode, call_paths, feature_model_tree, trace_tree,
+};
 
 /// One group of a cost breakdown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +31,14 @@ pub struct BreakdownRow {
     pub requests: u64,
     /// Sum of latencies (ms), for the average.
     pub latency_sum: u64,
+    /// Smallest latency (ms).
+    pub latency_min: Option<u32>,
+    /// Largest latency (ms).
+    pub latency_max: Option<u32>,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
 }
 
 /// Cost of one (feature, model) pair.

@@ -115,9 +115,9 @@ impl Filter {
 pub fn parse_tz(value: Option<&str>) -> Result<Tz, String> {
     match value.filter(|v| !v.is_empty()) {
         None => Ok(Tz::UTC),
-        Some(name) => name
-            .parse::<Tz>()
-            .map_err(|_| format!("Unknown time zone '{name}' (expected an IANA name such as Europe/Paris)")),
+        Some(name) => name.parse::<Tz>().map_err(|_| {
+            format!("Unknown time zone '{name}' (expected an IANA name such as Europe/Paris)")
+        }),
     }
 }
 
@@ -125,15 +125,20 @@ pub fn parse_tz(value: Option<&str>) -> Result<Tz, String> {
 /// `date_trunc(unit, ts, tz)` returns), at most `max`. Hours step in absolute time (so repeated
 /// and skipped local hours around DST changes come out as PostgreSQL numbers them); days, weeks
 /// and months step in local calendar time.
-pub fn bucket_starts(window: &TimeWindow, g: Granularity, tz: Tz, max: usize) -> Vec<DateTime<Utc>> {
+pub fn bucket_starts(
+    window: &TimeWindow,
+    g: Granularity,
+    tz: Tz,
+    max: usize,
+) -> Vec<DateTime<Utc>> {
     let local = window.from.with_timezone(&tz).naive_local();
     let date = local.date();
     let first_local = match g {
         Granularity::Hour => date.and_hms_opt(local.hour(), 0, 0),
         Granularity::Day => date.and_hms_opt(0, 0, 0),
-        Granularity::Week => {
-            (date - Duration::days(i64::from(date.weekday().num_days_from_monday()))).and_hms_opt(0, 0, 0)
-        }
+        Granularity::Week => (date
+            - Duration::days(i64::from(date.weekday().num_days_from_monday())))
+        .and_hms_opt(0, 0, 0),
         Granularity::Month => date.with_day(1).and_then(|d| d.and_hms_opt(0, 0, 0)),
     };
     let Some(first_local) = first_local else { return Vec::new() };
@@ -160,7 +165,8 @@ pub fn bucket_starts(window: &TimeWindow, g: Granularity, tz: Tz, max: usize) ->
             Granularity::Day => local += Duration::days(1),
             Granularity::Week => local += Duration::days(7),
             Granularity::Month => {
-                local = local.checked_add_months(Months::new(1)).unwrap_or(local + Duration::days(31));
+                local =
+                    local.checked_add_months(Months::new(1)).unwrap_or(local + Duration::days(31));
             }
         }
         match to_utc(local) {
@@ -201,19 +207,39 @@ mod tests {
     #[test]
     fn buckets_follow_local_calendars_and_dst() {
         let w = |a: &str, b: &str| TimeWindow::parse(Some(a), Some(b)).unwrap();
-        let starts = bucket_starts(&w("2026-03-28T12:00:00Z", "2026-03-30T12:00:00Z"), Granularity::Day, Tz::Europe__Paris, 100);
+        let starts = bucket_starts(
+            &w("2026-03-28T12:00:00Z", "2026-03-30T12:00:00Z"),
+            Granularity::Day,
+            Tz::Europe__Paris,
+            100,
+        );
         let text: Vec<String> = starts.iter().map(|t| t.to_rfc3339()).collect();
         // Paris switches to summer time on 2026-03-29: local midnights are 23:00Z then 22:00Z.
-        assert_eq!(text, ["2026-03-27T23:00:00+00:00", "2026-03-28T23:00:00+00:00", "2026-03-29T22:00:00+00:00"]);
-        let hours = bucket_starts(&w("2026-01-01T00:10:00Z", "2026-01-01T02:00:00Z"), Granularity::Hour, Tz::Asia__Kolkata, 100);
+        assert_eq!(
+            text,
+            ["2026-03-27T23:00:00+00:00", "2026-03-28T23:00:00+00:00", "2026-03-29T22:00:00+00:00"]
+        );
+        let hours = bucket_starts(
+            &w("2026-01-01T00:10:00Z", "2026-01-01T02:00:00Z"),
+            Granularity::Hour,
+            Tz::Asia__Kolkata,
+            100,
+        );
         let text: Vec<String> = hours.iter().map(|t| t.to_rfc3339()).collect();
-        assert_eq!(text, ["2025-12-31T23:30:00+00:00", "2026-01-01T00:30:00+00:00", "2026-01-01T01:30:00+00:00"]);
+        assert_eq!(
+            text,
+            ["2025-12-31T23:30:00+00:00", "2026-01-01T00:30:00+00:00", "2026-01-01T01:30:00+00:00"]
+        );
         let weeks = bucket_starts(&w("2026-01-07", "2026-01-20"), Granularity::Week, Tz::UTC, 100);
         assert_eq!(weeks.len(), 3);
         assert_eq!(weeks[0].to_rfc3339(), "2026-01-05T00:00:00+00:00");
-        let months = bucket_starts(&w("2026-01-31", "2026-03-01"), Granularity::Month, Tz::UTC, 100);
+        let months =
+            bucket_starts(&w("2026-01-31", "2026-03-01"), Granularity::Month, Tz::UTC, 100);
         assert_eq!(months.len(), 3);
-        assert_eq!(bucket_starts(&w("2026-01-01", "2026-12-31"), Granularity::Hour, Tz::UTC, 10).len(), 10);
+        assert_eq!(
+            bucket_starts(&w("2026-01-01", "2026-12-31"), Granularity::Hour, Tz::UTC, 10).len(),
+            10
+        );
     }
 
     #[test]

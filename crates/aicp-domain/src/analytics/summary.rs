@@ -118,7 +118,11 @@ pub fn figures(s: &WindowStats) -> Figures {
             failed_calls_usd: s.error_cost,
             retries_usd: s.retry_cost,
             total_usd: waste_total,
-            share_of_spend: if s.cost == Usd::ZERO { 0.0 } else { to_f64(waste_total) / to_f64(s.cost) },
+            share_of_spend: if s.cost == Usd::ZERO {
+                0.0
+            } else {
+                to_f64(waste_total) / to_f64(s.cost)
+            },
         },
     }
 }
@@ -158,7 +162,12 @@ mod tests {
             retry_cost: usd("1.5"),
             ..WindowStats::default()
         };
-        let before = WindowStats { calls: 5, cost: usd("8"), error_cost: usd("2"), ..WindowStats::default() };
+        let before = WindowStats {
+            calls: 5,
+            cost: usd("8"),
+            error_cost: usd("2"),
+            ..WindowStats::default()
+        };
         let s = summarize(&now, &before);
         assert_eq!(s.current.waste.total_usd, usd("2.5"));
         assert_eq!(s.current.waste.share_of_spend, 0.25);

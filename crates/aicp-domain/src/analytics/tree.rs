@@ -40,7 +40,11 @@ pub fn feature_model_tree(rows: &[FeatureModelCost]) -> FlameNode {
             let total: Usd = models.iter().map(|m| m.cost).sum();
             let mut leaves: Vec<FlameNode> = models
                 .iter()
-                .map(|m| FlameNode { name: m.model.clone(), value: usd_number(m.cost), children: None })
+                .map(|m| FlameNode {
+                    name: m.model.clone(),
+                    value: usd_number(m.cost),
+                    children: None,
+                })
                 .collect();
             leaves.sort_by(|a, b| a.name.cmp(&b.name));
             FlameNode { name: feature.to_owned(), value: usd_number(total), children: Some(leaves) }
@@ -85,7 +89,8 @@ pub struct TraceNode {
 /// The span forest of one trace: spans whose parent is absent from the trace are roots.
 /// Cycles (a client bug) are broken: a span is placed once.
 pub fn trace_tree(spans: &[StoredEvent]) -> Vec<TraceNode> {
-    let by_id: HashMap<&str, &StoredEvent> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    let by_id: HashMap<&str, &StoredEvent> =
+        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
     let mut children: HashMap<&str, Vec<&StoredEvent>> = HashMap::new();
     let mut roots = Vec::new();
     for s in spans {
@@ -209,10 +214,8 @@ pub fn call_paths(spans: &[SpanRow]) -> CallPathNode {
         let mut steps = vec![format!("{} · {}", span.feature, span.model)];
         let mut current = span;
         let mut guard = 0;
-        while let Some(parent) = current
-            .parent_span_id
-            .as_deref()
-            .and_then(|p| by_key.get(&(span.trace_id.as_str(), p)))
+        while let Some(parent) =
+            current.parent_span_id.as_deref().and_then(|p| by_key.get(&(span.trace_id.as_str(), p)))
         {
             guard += 1;
             if guard > 256 || std::ptr::eq(*parent, span) {
@@ -243,7 +246,14 @@ mod tests {
         Usd::new(Decimal::from_str(s).unwrap_or_default())
     }
 
-    fn span(trace: &str, id: &str, parent: Option<&str>, feature: &str, model: &str, cost: &str) -> SpanRow {
+    fn span(
+        trace: &str,
+        id: &str,
+        parent: Option<&str>,
+        feature: &str,
+        model: &str,
+        cost: &str,
+    ) -> SpanRow {
         SpanRow {
             trace_id: trace.into(),
             span_id: id.into(),
@@ -257,8 +267,16 @@ mod tests {
     #[test]
     fn the_flamegraph_groups_models_under_features_and_sums_exactly() {
         let rows = vec![
-            FeatureModelCost { feature: "chat".into(), model: "gpt-4o".into(), cost: usd("0.0075") },
-            FeatureModelCost { feature: "chat".into(), model: "claude".into(), cost: usd("0.00996") },
+            FeatureModelCost {
+                feature: "chat".into(),
+                model: "gpt-4o".into(),
+                cost: usd("0.0075"),
+            },
+            FeatureModelCost {
+                feature: "chat".into(),
+                model: "claude".into(),
+                cost: usd("0.00996"),
+            },
             FeatureModelCost { feature: "search".into(), model: "x".into(), cost: usd("0.025") },
         ];
         let tree = feature_model_tree(&rows);
@@ -268,7 +286,10 @@ mod tests {
         assert_eq!(chat.children.as_ref().unwrap()[0].name, "claude");
         assert!(chat.children.as_ref().unwrap()[0].children.is_none());
         let empty = feature_model_tree(&[]);
-        assert_eq!(serde_json::to_string(&empty).unwrap_or_default(), r#"{"name":"root","value":0.0,"children":[]}"#);
+        assert_eq!(
+            serde_json::to_string(&empty).unwrap_or_default(),
+            r#"{"name":"root","value":0.0,"children":[]}"#
+        );
     }
 
     #[test]

@@ -186,14 +186,19 @@ impl PriceBook {
 
     /// Prices one call of `model` made at `at` for `project`: the project's custom price in force
     /// at that time, else the catalogue's, else the fallback.
-    pub fn price(&self, project: &ProjectId, model: &str, at: DateTime<Utc>, usage: Usage) -> Priced {
+    pub fn price(
+        &self,
+        project: &ProjectId,
+        model: &str,
+        at: DateTime<Utc>,
+        usage: Usage,
+    ) -> Priced {
         let day = at.date_naive();
         let custom = self
             .find_custom(project, model)
             .and_then(|m| m.periods.iter().rev().find(|p| p.effective_from <= day).map(|p| (m, p)));
-        let chosen = custom.or_else(|| {
-            self.find_catalogue(model).and_then(|m| m.period_at(at).map(|p| (m, p)))
-        });
+        let chosen = custom
+            .or_else(|| self.find_catalogue(model).and_then(|m| m.period_at(at).map(|p| (m, p))));
         match chosen {
             Some((m, p)) => Priced {
                 cost: formula::cost(usage, &p.rates, &p.tiers),

@@ -171,8 +171,7 @@ impl Catalogue {
     /// # Errors
     /// [`CatalogueError`] naming the model and field at fault.
     pub fn parse(text: &str) -> Result<Self, CatalogueError> {
-        let raw: RawCatalogue =
-            toml::from_str(text).map_err(|e| CatalogueError(e.to_string()))?;
+        let raw: RawCatalogue = toml::from_str(text).map_err(|e| CatalogueError(e.to_string()))?;
         let mut names = HashSet::new();
         let mut models = Vec::with_capacity(raw.models.len());
         for m in raw.models {
@@ -205,11 +204,14 @@ impl Catalogue {
                 let mut tiers: Vec<Tier> = Vec::with_capacity(p.tiers.len());
                 for t in &p.tiers {
                     let tier_rates = rates_of_tier(&p.rates(), &t.rates()).map_err(|e| ctx(&e))?;
-                    if tiers.last().is_some_and(|prev| prev.above_input_tokens >= t.above_input_tokens)
+                    if tiers
+                        .last()
+                        .is_some_and(|prev| prev.above_input_tokens >= t.above_input_tokens)
                     {
                         return Err(ctx("tiers must have strictly increasing thresholds"));
                     }
-                    tiers.push(Tier { above_input_tokens: t.above_input_tokens, rates: tier_rates });
+                    tiers
+                        .push(Tier { above_input_tokens: t.above_input_tokens, rates: tier_rates });
                 }
                 periods.push(PricePeriod { from, rates, tiers });
             }

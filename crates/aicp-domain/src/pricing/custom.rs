@@ -97,7 +97,10 @@ pub fn parse_custom_price(
                     _ => None,
                 };
                 if above.is_none() {
-                    issues.push(issue(&format!("{path}.aboveInputTokens"), "Expected a positive integer"));
+                    issues.push(issue(
+                        &format!("{path}.aboveInputTokens"),
+                        "Expected a positive integer",
+                    ));
                 }
                 let tier_rates = parse_rates(t, &path, &mut issues);
                 if let (Some(base), Some(tr)) = (&base, &tier_rates) {
@@ -172,7 +175,14 @@ fn parse_rates(obj: &Map<String, Value>, path: &str, issues: &mut Vec<Issue>) ->
     if issues.len() != before {
         return None;
     }
-    Some(Rates { input: input?, output: output?, cache_read, cache_write_5m, cache_write_1h, reasoning })
+    Some(Rates {
+        input: input?,
+        output: output?,
+        cache_read,
+        cache_write_5m,
+        cache_write_1h,
+        reasoning,
+    })
 }
 
 fn price(value: &Value) -> Result<Decimal, String> {
@@ -192,7 +202,9 @@ fn price(value: &Value) -> Result<Decimal, String> {
         return Err("Number must be less than 1000000".to_owned());
     }
     if d.scale() > MAX_PRICE_DECIMALS {
-        return Err(format!("Prices have at most {MAX_PRICE_DECIMALS} decimals (USD per 1M tokens)"));
+        return Err(format!(
+            "Prices have at most {MAX_PRICE_DECIMALS} decimals (USD per 1M tokens)"
+        ));
     }
     Ok(d)
 }
@@ -231,11 +243,16 @@ mod tests {
         }))
         .unwrap_err();
         let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
-        for p in ["model", "effectiveFrom", "input", "output", "cacheRead", "tiers.0.aboveInputTokens"] {
+        for p in
+            ["model", "effectiveFrom", "input", "output", "cacheRead", "tiers.0.aboveInputTokens"]
+        {
             assert!(paths.contains(&p), "{p} missing from {paths:?}");
         }
         assert!(parse(json!([1])).is_err());
-        assert!(parse(json!({"model": "m", "effectiveFrom": "2026-01-01", "input": 1e7, "output": 1})).is_err());
+        assert!(
+            parse(json!({"model": "m", "effectiveFrom": "2026-01-01", "input": 1e7, "output": 1}))
+                .is_err()
+        );
     }
 
     #[test]

@@ -20,8 +20,8 @@ pub use book::{
 pub use catalogue::{Catalogue, CatalogueError, CatalogueModel, PricePeriod};
 pub use formula::{Cost, Rates, Tier, Usage};
 pub use reprice::{RepriceReport, RepriceRequest, RepriceService};
-pub use service::{PricingError, PricingService};
 pub use rows::{PriceRow, UsageKind, book_from_rows, catalogue_rows, custom_rows};
+pub use service::{PricingError, PricingService};
 
 #[cfg(test)]
 mod tests;

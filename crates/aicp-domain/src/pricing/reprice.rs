@@ -95,7 +95,13 @@ impl RepriceService {
         loop {
             let calls = self
                 .repo
-                .scan_calls(project, &request.window, request.model.as_deref(), after, REPRICE_BATCH)
+                .scan_calls(
+                    project,
+                    &request.window,
+                    request.model.as_deref(),
+                    after,
+                    REPRICE_BATCH,
+                )
                 .await?;
             let Some(last) = calls.last() else { break };
             after = Some((last.created_at, last.id));
@@ -139,11 +145,11 @@ impl Accumulator {
         self.changed += u64::from(changed);
         self.before = self.before + call.cost.total;
         self.after = self.after + new_total;
-        for (map, key) in [(&mut self.by_model, &call.model), (&mut self.by_feature, &call.feature)] {
-            let d = map.entry(key.clone()).or_insert_with(|| RepriceDelta {
-                key: key.clone(),
-                ..RepriceDelta::default()
-            });
+        for (map, key) in [(&mut self.by_model, &call.model), (&mut self.by_feature, &call.feature)]
+        {
+            let d = map
+                .entry(key.clone())
+                .or_insert_with(|| RepriceDelta { key: key.clone(), ..RepriceDelta::default() });
             d.events += 1;
             d.changed += u64::from(changed);
             d.before_usd = d.before_usd + call.cost.total;

@@ -121,9 +121,9 @@ pub fn catalogue_rows(catalogue: &Catalogue) -> Vec<PriceRow> {
         .models
         .iter()
         .flat_map(|m| {
-            m.periods.iter().flat_map(move |p| {
-                period_rows(None, Some(m.provider), &m.id, &m.aliases, p)
-            })
+            m.periods
+                .iter()
+                .flat_map(move |p| period_rows(None, Some(m.provider), &m.id, &m.aliases, p))
         })
         .collect()
 }
@@ -173,7 +173,8 @@ pub fn book_from_rows(
     let mut models = Vec::new();
     let mut custom = Vec::new();
     for ((project, model), periods) in grouped {
-        let (provider, aliases) = meta.remove(&(project.clone(), model.clone())).unwrap_or_default();
+        let (provider, aliases) =
+            meta.remove(&(project.clone(), model.clone())).unwrap_or_default();
         let mut built = Vec::new();
         for (from, tiers) in periods {
             let mut rates_by_tier = Vec::new();
@@ -231,8 +232,7 @@ mod tests {
 
     #[test]
     fn a_book_survives_the_round_trip_through_rows() {
-        let catalogue =
-            Catalogue::parse(include_str!("testdata/catalogue.toml")).unwrap();
+        let catalogue = Catalogue::parse(include_str!("testdata/catalogue.toml")).unwrap();
         let custom = CustomPrice {
             project: ProjectId::new("acme"),
             model: "my-finetune".to_owned(),
@@ -267,8 +267,10 @@ mod tests {
     #[test]
     fn rows_without_an_output_price_are_refused() {
         let catalogue = Catalogue::parse(include_str!("testdata/catalogue.toml")).unwrap();
-        let rows: Vec<PriceRow> =
-            catalogue_rows(&catalogue).into_iter().filter(|r| r.kind != UsageKind::Output).collect();
+        let rows: Vec<PriceRow> = catalogue_rows(&catalogue)
+            .into_iter()
+            .filter(|r| r.kind != UsageKind::Output)
+            .collect();
         assert!(book_from_rows("test", &rows, original_fallback()).is_err());
     }
 }

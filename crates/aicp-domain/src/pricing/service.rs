@@ -87,9 +87,8 @@ impl PricingService {
         body: &Value,
     ) -> Result<CustomPrice, PricingError> {
         let (price, provider) = parse_custom_price(project, body).map_err(PricingError::Invalid)?;
-        let provider: Option<Provider> = provider.or_else(|| {
-            self.book.current().find_catalogue(&price.model).and_then(|m| m.provider)
-        });
+        let provider: Option<Provider> = provider
+            .or_else(|| self.book.current().find_catalogue(&price.model).and_then(|m| m.provider));
         self.repo.put_custom(custom_rows(&price, provider)).await?;
         self.reload().await?;
         Ok(price)

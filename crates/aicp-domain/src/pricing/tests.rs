@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::pricing::test_book;
 use crate::money::Usd;
+use crate::pricing::test_book;
 use crate::project::ProjectId;
 
 const TEST_CATALOGUE: &str = include_str!("testdata/catalogue.toml");
@@ -24,7 +24,12 @@ fn when() -> chrono::DateTime<Utc> {
 }
 
 fn usage(input: u32, output: u32, cached: u32) -> Usage {
-    Usage { input_tokens: input, output_tokens: output, cache_read_tokens: cached, ..Usage::default() }
+    Usage {
+        input_tokens: input,
+        output_tokens: output,
+        cache_read_tokens: cached,
+        ..Usage::default()
+    }
 }
 
 fn total(model: &str, u: Usage) -> String {
@@ -96,13 +101,19 @@ fn long_context_prompts_are_priced_entirely_at_the_tier() {
     assert_eq!(c.input, dec("1.200006")); // 200001 × 6.00
     assert_eq!(c.output, dec("0.0225")); // 1000 × 22.50
     let at_threshold = usage(200_000, 1000, 0);
-    let c = book().price(&ProjectId::default_project(), "claude-sonnet-4-5", when(), at_threshold).cost;
+    let c =
+        book().price(&ProjectId::default_project(), "claude-sonnet-4-5", when(), at_threshold).cost;
     assert_eq!(c.input, dec("0.6"));
 }
 
 #[test]
 fn reasoning_tokens_are_part_of_output_and_priced_at_their_rate() {
-    let u = Usage { input_tokens: 1000, output_tokens: 3000, reasoning_tokens: 2000, ..Usage::default() };
+    let u = Usage {
+        input_tokens: 1000,
+        output_tokens: 3000,
+        reasoning_tokens: 2000,
+        ..Usage::default()
+    };
     let c = book().price(&ProjectId::default_project(), "o3", when(), u).cost;
     assert_eq!(c.output, dec("0.008")); // 1000 × 8.00
     assert_eq!(c.reasoning, dec("0.016")); // 2000 × 8.00 (no separate rate: output's)
@@ -166,12 +177,23 @@ fn a_custom_price_applies_to_its_project_from_its_date_only() {
 #[test]
 fn invalid_catalogues_are_rejected_with_the_model_named() {
     let bad = [
-        ("unknown provider", TEST_CATALOGUE.replacen("provider = \"openai\"", "provider = \"acme\"", 1)),
+        (
+            "unknown provider",
+            TEST_CATALOGUE.replacen("provider = \"openai\"", "provider = \"acme\"", 1),
+        ),
         ("7 decimals", TEST_CATALOGUE.replacen("\"0.075\"", "\"0.0750001\"", 1)),
         ("negative", TEST_CATALOGUE.replacen("\"0.15\"", "\"-0.15\"", 1)),
         ("dates out of order", TEST_CATALOGUE.replacen("2024-10-01", "2024-01-01", 1)),
-        ("duplicate id", format!("{TEST_CATALOGUE}\n[[models]]\nprovider = \"openai\"\nid = \"o3\"\n[[models.prices]]\nfrom = \"2025-01-01\"\ninput = \"1\"\noutput = \"1\"\n")),
-        ("misspelt usage kind", TEST_CATALOGUE.replacen("cache_read = \"1.25\"", "cache_reed = \"1.25\"", 1)),
+        (
+            "duplicate id",
+            format!(
+                "{TEST_CATALOGUE}\n[[models]]\nprovider = \"openai\"\nid = \"o3\"\n[[models.prices]]\nfrom = \"2025-01-01\"\ninput = \"1\"\noutput = \"1\"\n"
+            ),
+        ),
+        (
+            "misspelt usage kind",
+            TEST_CATALOGUE.replacen("cache_read = \"1.25\"", "cache_reed = \"1.25\"", 1),
+        ),
         ("tier missing a kind", TEST_CATALOGUE.replacen("cache_write_1h = \"12.00\"", "", 1)),
         ("uppercase id", TEST_CATALOGUE.replacen("id = \"o3\"", "id = \"O3\"", 1)),
     ];
@@ -194,8 +216,14 @@ fn any_usage() -> impl Strategy<Value = Usage> {
     })
 }
 
-const MODELS: [&str; 6] =
-    ["gpt-4o", "claude-3-5-sonnet-20241022", "claude-sonnet-4-5", "o3", "deepseek-reasoner", "mystery"];
+const MODELS: [&str; 6] = [
+    "gpt-4o",
+    "claude-3-5-sonnet-20241022",
+    "claude-sonnet-4-5",
+    "o3",
+    "deepseek-reasoner",
+    "mystery",
+];
 
 proptest! {
     #[test]
