@@ -34,6 +34,7 @@ pub fn build(
         }))
         .configure(routes::configure)
         .default_service(web::to(routes::not_found))
+        .wrap(from_fn(crate::guard::middleware))
         .wrap(security_headers())
         .wrap(cors(cors_origins.as_deref()))
         .wrap(from_fn(request_id::middleware))

@@ -18,12 +18,24 @@
 //! | `INGEST_QUEUE` | `1024` | Ingest requests that may wait for a writer; beyond it → 503 at once |
 //! | `INGEST_MAX_ROWS_PER_COMMIT` | `4000` | Most events one writer commits in one transaction |
 //! | `EXPORT_MAX_ROWS` | `0` (no limit) | Most rows one events export returns; a cut export says so in `X-Export-Truncated` |
+//! | `API_KEYS` | (none) | The original's comma-separated keys; they act for project `default`. With neither these nor a stored key, authentication is off and everything is project `default` |
+//! | `KEY_PEPPER` | a development value (warned about) | Secret mixed into the stored key digests (HMAC-SHA256); set it in production and never change it |
+//! | `ADMIN_KEY` | (none: admin endpoints off) | Key for `/api/v1/admin/*` |
+//! | `TRUSTED_PROXIES` | (none) | Comma-separated proxy IPs whose `X-Forwarded-For` is believed (read from the right) |
+//! | `RATE_LIMIT` | `on` | `off` disables rate limiting |
+//! | `RATE_LIMIT_EVENTS`, `RATE_LIMIT_ANALYTICS`, `RATE_LIMIT_EXPORT` | `5000`, `1000`, `10` | Requests per minute per client (API key, else IP), as the original |
+//! | `RATE_LIMIT_BURST_EVENTS`, `_ANALYTICS`, `_EXPORT` | the limit | Most requests at once |
+//! | `REDIS_KEY_PREFIX` | `aicp:` | Prefix of every Redis key |
 //! | `WORKERS` | number of CPUs | HTTP worker threads |
 //! | `SHUTDOWN_TIMEOUT_SECS` | `30` | How long in-flight requests may finish after SIGTERM/SIGINT |
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use secrecy::SecretString;
+
+/// Pepper used when `KEY_PEPPER` is not set (start-up warns about it).
+const DEV_PEPPER: &str = "aicp-development-pepper-change-me";
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -56,6 +68,24 @@ pub struct Config {
     pub ingest_queue: usize,
     /// Rows per group commit.
     pub ingest_max_rows_per_commit: usize,
+    /// The original's `API_KEYS`.
+    pub api_keys: Vec<SecretString>,
+    /// Pepper of key digests.
+    pub key_pepper: SecretString,
+    /// Whether `KEY_PEPPER` was left at its development default.
+    pub key_pepper_is_default: bool,
+    /// Admin key.
+    pub admin_key: Option<SecretString>,
+    /// Trusted proxies.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Rate limiting on.
+    pub rate_limit: bool,
+    /// (events, analytics, export) per minute.
+    pub rate_limits: (u32, u32, u32),
+    /// (events, analytics, export) bursts.
+    pub rate_bursts: (u32, u32, u32),
+    /// Redis key prefix.
+    pub redis_prefix: String,
     /// Most rows per events export (`None`: no limit).
     pub export_max_rows: Option<u64>,
     /// HTTP workers.
@@ -107,6 +137,9 @@ impl Config {
             other => bail!("LOG_FORMAT must be json or text, got {other:?}"),
         };
         let port = u16::try_from(num("PORT", 3100)?).context("PORT must be at most 65535")?;
+        let limit = |k: &str, d: u64| -> anyhow::Result<u32> {
+            u32::try_from(num(k, d)?).with_context(|| format!("{k} is too large"))
+        };
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
         let positive = |k: &str, d: u64| -> anyhow::Result<usize> {
             let v = num(k, d)?;
@@ -131,6 +164,45 @@ impl Config {
             ingest_queue: positive("INGEST_QUEUE", 1024)?,
             ingest_max_rows_per_commit: positive("INGEST_MAX_ROWS_PER_COMMIT", 4000)?,
             export_max_rows: Some(num("EXPORT_MAX_ROWS", 0)?).filter(|n| *n > 0),
+            api_keys: get("API_KEYS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| SecretString::from(k.to_owned()))
+                .collect(),
+            key_pepper_is_default: get("KEY_PEPPER").filter(|p| !p.is_empty()).is_none(),
+            key_pepper: SecretString::from(text("KEY_PEPPER", DEV_PEPPER)),
+            admin_key: get("ADMIN_KEY").filter(|k| !k.trim().is_empty()).map(SecretString::from),
+            trusted_proxies: get("TRUSTED_PROXIES")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse()
+                        .with_context(|| format!("TRUSTED_PROXIES: {p:?} is not an IP address"))
+                })
+                .collect::<anyhow::Result<_>>()?,
+            rate_limit: match text("RATE_LIMIT", "on").as_str() {
+                "on" => true,
+                "off" => false,
+                other => bail!("RATE_LIMIT must be on or off, got {other:?}"),
+            },
+            rate_limits: (
+                limit("RATE_LIMIT_EVENTS", 5000)?,
+                limit("RATE_LIMIT_ANALYTICS", 1000)?,
+                limit("RATE_LIMIT_EXPORT", 10)?,
+            ),
+            rate_bursts: (
+                limit("RATE_LIMIT_BURST_EVENTS", u64::from(limit("RATE_LIMIT_EVENTS", 5000)?))?,
+                limit(
+                    "RATE_LIMIT_BURST_ANALYTICS",
+                    u64::from(limit("RATE_LIMIT_ANALYTICS", 1000)?),
+                )?,
+                limit("RATE_LIMIT_BURST_EXPORT", u64::from(limit("RATE_LIMIT_EXPORT", 10)?))?,
+            ),
+            redis_prefix: text("REDIS_KEY_PREFIX", "aicp:"),
             workers: positive("WORKERS", cpus as u64)?,
             shutdown_timeout: Duration::from_secs(num("SHUTDOWN_TIMEOUT_SECS", 30)?),
         })

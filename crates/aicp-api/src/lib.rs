@@ -4,6 +4,8 @@
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod guard;
+pub mod keys;
 pub mod request_id;
 pub mod routes;
 pub mod server;

@@ -8,7 +8,15 @@
 use aicp_api::config::Config;
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: aicp [serve|migrate]\n\n  serve    create and migrate the database, then serve HTTP (default)\n  migrate  create and migrate the database, then exit\n\nConfiguration comes from the environment: see README.md.";
+const USAGE: &str = "usage: aicp [serve|migrate|keys ...]
+
+  serve                                   create and migrate the database, then serve HTTP (default)
+  migrate                                 create and migrate the database, then exit
+  keys create --project NAME [--name N]   issue an API key (printed once; only its digest is stored)
+  keys list --project NAME                list a project's keys (display forms only)
+  keys revoke --project NAME --id ID      revoke a key
+
+Configuration comes from the environment: see README.md.";
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
@@ -18,6 +26,9 @@ async fn main() -> anyhow::Result<()> {
     match command.as_deref() {
         None | Some("serve") => aicp_api::server::run(config).await,
         Some("migrate") => aicp_api::server::prepare_database(&config.database_url).await,
+        Some("keys") => {
+            aicp_api::server::keys_command(&config, std::env::args().skip(2).collect()).await
+        }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

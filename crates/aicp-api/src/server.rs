@@ -4,19 +4,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpServer, web};
-use aicp_cache::RedisHealth;
+use aicp_cache::{RateLimiterConfig, RedisHealth, RedisRateLimiter};
+use aicp_domain::auth::{Authenticator, KeyDigester, KeyStore};
 use aicp_domain::pricing::{PricingService, RepriceService, original_fallback};
+use aicp_domain::ratelimit::RateLimiter;
 use aicp_domain::validation::Limits;
 use aicp_domain::{
     Catalogue, CostRepository, IngestService, PriceBook, SharedPriceBook, SystemClock,
 };
 use aicp_storage::{
     GroupCommitConfig, PgAnalyticsRepository, PgCostRepository, PgEventExporter, PgEventRepository,
-    PgHealth, PgPriceRepository, PoolConfig,
+    PgHealth, PgKeyStore, PgPriceRepository, PoolConfig,
 };
 use anyhow::Context;
+use secrecy::ExposeSecret;
 
 use crate::config::Config;
+use crate::guard::{Guard, Policies, policy};
 use crate::state::AppState;
 
 /// How long a `/health` probe may take per dependency.
@@ -39,13 +43,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         max_rows_per_commit: config.ingest_max_rows_per_commit,
     };
     let (repo, writers) = PgEventRepository::start(pg.clone(), &group_commit);
-    let redis = aicp_cache::build_pool(&config.redis_url, config.redis_timeout)
+    let redis = aicp_cache::build_pool(&config.redis_url, config.redis_timeout.max(PROBE_MIN))
         .context("invalid REDIS_URL")?;
     let clock = Arc::new(SystemClock);
     let pricing = start_pricing(pg.clone()).await?;
     let costs: Arc<dyn CostRepository> = Arc::new(PgCostRepository::new(pg.clone()));
     let book = Arc::clone(pricing.book());
+    let keys: Arc<dyn KeyStore> = Arc::new(PgKeyStore::new(pg.clone()));
+    let guard = build_guard(&config, Arc::clone(&keys), redis.clone());
+    if guard.auth.required().await.unwrap_or(true) {
+        tracing::info!("authentication is on: requests act for the project of their API key");
+    } else {
+        tracing::warn!(
+            "authentication is off (no API_KEYS, no stored key): every request acts for project 'default'"
+        );
+    }
+    if config.key_pepper_is_default {
+        tracing::warn!(
+            "KEY_PEPPER is not set: key digests use a development pepper; set it in production"
+        );
+    }
     let state = web::Data::new(AppState {
+        keys,
+        guard: Some(guard),
         ingest: IngestService::new(Arc::new(repo), clock.clone(), book.clone(), Limits::default()),
         pricing,
         reprice: RepriceService::new(Arc::clone(&costs), book),
@@ -66,11 +86,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .bind((config.host.as_str(), config.port))
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?
         .run();
-    tracing::info!(
-        host = %config.host,
-        port = config.port,
-        "listening; authentication is disabled, every event belongs to project 'default'"
-    );
+    tracing::info!(host = %config.host, port = config.port, "listening");
     server.await?;
     reloader.abort();
     // The server has dropped every handle to the repository: the writers commit what is queued.
@@ -79,6 +95,43 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Smallest Redis pool timeout (the limiter applies its own, shorter, per-call timeout).
+const PROBE_MIN: Duration = Duration::from_millis(250);
+
+/// Authentication and rate limiting from the configuration.
+pub fn build_guard(
+    config: &Config,
+    keys: Arc<dyn KeyStore>,
+    redis: aicp_cache::RedisPool,
+) -> Guard {
+    let digester = KeyDigester::new(config.key_pepper.expose_secret().as_bytes());
+    let env_keys: Vec<String> =
+        config.api_keys.iter().map(|k| k.expose_secret().to_owned()).collect();
+    let admin_digest = config.admin_key.as_ref().map(|k| digester.digest(k.expose_secret()));
+    let limiter: Option<Arc<dyn RateLimiter>> = config.rate_limit.then(|| {
+        let limiter_config = RateLimiterConfig {
+            prefix: config.redis_prefix.clone(),
+            timeout: config.redis_timeout,
+            ..RateLimiterConfig::default()
+        };
+        Arc::new(RedisRateLimiter::new(redis, limiter_config)) as Arc<dyn RateLimiter>
+    });
+    let minute = Duration::from_secs(60);
+    let (e, a, x) = config.rate_limits;
+    let (be, ba, bx) = config.rate_bursts;
+    Guard {
+        auth: Authenticator::new(keys, digester, &env_keys),
+        limiter,
+        policies: Policies {
+            events: policy("events", e, minute, be),
+            analytics: policy("analytics", a, minute, ba),
+            export: policy("export", x, minute, bx),
+        },
+        trusted_proxies: config.trusted_proxies.clone(),
+        admin_digest,
+    }
 }
 
 /// How often prices are re-read from the database (custom prices set through another process).
@@ -122,6 +175,51 @@ pub async fn prepare_database(url: &str) -> anyhow::Result<()> {
     let applied = aicp_storage::run_migrations(url).await?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
+    }
+    Ok(())
+}
+
+/// `aicp keys create|list|revoke --project NAME [...]`.
+///
+/// # Errors
+/// Bad arguments, or the database failing.
+pub async fn keys_command(config: &Config, args: Vec<String>) -> anyhow::Result<()> {
+    let flag =
+        |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let project = flag("--project").context("--project NAME is required")?;
+    let project = crate::keys::project_name(&project).map_err(|e| anyhow::anyhow!(e))?;
+    prepare_database(&config.database_url).await?;
+    let pg = aicp_storage::build_pool(&PoolConfig::new(&config.database_url))?;
+    let store = PgKeyStore::new(pg);
+    let digester = KeyDigester::new(config.key_pepper.expose_secret().as_bytes());
+    match args.first().map(String::as_str) {
+        Some("create") => {
+            let name = flag("--name").unwrap_or_else(|| "api".to_owned());
+            let (info, key) = crate::keys::create(&store, &digester, &project, &name).await?;
+            println!("{key}");
+            eprintln!(
+                "created key {} ({}) for project {}; store it now, it is not shown again",
+                info.id, info.display, info.project
+            );
+        }
+        Some("list") => {
+            for k in store.list(&project).await? {
+                let state =
+                    k.revoked_at.as_deref().map_or("active".to_owned(), |t| format!("revoked {t}"));
+                println!("{}\t{}\t{}\t{}\t{state}", k.id, k.display, k.name, k.created_at);
+            }
+        }
+        Some("revoke") => {
+            let id = flag("--id").context("--id ID is required")?;
+            let id = uuid::Uuid::parse_str(&id).context("--id must be a key id (UUID)")?;
+            if !store.revoke(&project, id).await? {
+                anyhow::bail!("no active key {id} in project {project}");
+            }
+            eprintln!("revoked {id}");
+        }
+        _ => {
+            anyhow::bail!("usage: aicp keys create|list|revoke --project NAME [--name N] [--id ID]")
+        }
     }
     Ok(())
 }

@@ -30,6 +30,10 @@ pub struct AppState {
     pub redis: Arc<dyn DependencyProbe>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// Stored API keys.
+    pub keys: Arc<dyn aicp_domain::auth::KeyStore>,
+    /// Authentication and rate limiting of `/api`; `None` (tests only) turns both off.
+    pub guard: Option<crate::guard::Guard>,
     /// Largest request body in bytes.
     pub body_limit: usize,
 }

@@ -4,6 +4,7 @@
 //! This crate does no I/O and depends on no I/O or web framework crate; `cargo xtask ci` checks it.
 
 pub mod analytics;
+pub mod auth;
 pub mod clock;
 pub mod event;
 pub mod ingest;

@@ -1,6 +1,18 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        project_id -> Text,
+        name -> Text,
+        digest -> Bytea,
+        display -> Text,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     events (id) {
         id -> Uuid,
         project_id -> Text,
@@ -56,4 +68,92 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(events, model_prices,);
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rollup_daily (project_id, bucket, feature, model, provider, is_error) {
+        project_id -> Text,
+        bucket -> Timestamptz,
+        feature -> Text,
+        model -> Text,
+        provider -> Text,
+        is_error -> Bool,
+        calls -> Int8,
+        retried_calls -> Int8,
+        retries -> Int8,
+        cache_hits -> Int8,
+        streaming_calls -> Int8,
+        unpriced_calls -> Int8,
+        input_tokens -> Int8,
+        output_tokens -> Int8,
+        cached_tokens -> Int8,
+        cache_write_tokens -> Int8,
+        reasoning_tokens -> Int8,
+        cost_usd -> Numeric,
+        retried_cost_usd -> Numeric,
+        latency_sum -> Int8,
+        latency_min -> Int4,
+        latency_max -> Int4,
+        latency_hist -> Array<Nullable<Int8>>,
+    }
+}
+
+diesel::table! {
+    rollup_hourly (project_id, bucket, feature, model, provider, is_error) {
+        project_id -> Text,
+        bucket -> Timestamptz,
+        feature -> Text,
+        model -> Text,
+        provider -> Text,
+        is_error -> Bool,
+        calls -> Int8,
+        retried_calls -> Int8,
+        retries -> Int8,
+        cache_hits -> Int8,
+        streaming_calls -> Int8,
+        unpriced_calls -> Int8,
+        input_tokens -> Int8,
+        output_tokens -> Int8,
+        cached_tokens -> Int8,
+        cache_write_tokens -> Int8,
+        reasoning_tokens -> Int8,
+        cost_usd -> Numeric,
+        retried_cost_usd -> Numeric,
+        latency_sum -> Int8,
+        latency_min -> Int4,
+        latency_max -> Int4,
+        latency_hist -> Array<Nullable<Int8>>,
+    }
+}
+
+diesel::table! {
+    rollup_user_daily (project_id, bucket, user_id) {
+        project_id -> Text,
+        bucket -> Timestamptz,
+        user_id -> Text,
+        calls -> Int8,
+        input_tokens -> Int8,
+        output_tokens -> Int8,
+        cost_usd -> Numeric,
+        latency_sum -> Int8,
+        latency_min -> Int4,
+        latency_max -> Int4,
+    }
+}
+
+diesel::joinable!(api_keys -> projects (project_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
+    events,
+    model_prices,
+    projects,
+    rollup_daily,
+    rollup_hourly,
+    rollup_user_daily,
+);

@@ -1,5 +1,6 @@
 //! HTTP routes, one endpoint family per file.
 
+pub mod admin;
 pub mod analytics;
 pub mod body;
 pub mod events;
@@ -46,10 +47,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The project a request acts for. Until authentication exists every request acts for the
-/// `default` project (the server says so at start-up); never a project named in the request.
-pub fn project_of(_req: &HttpRequest) -> ProjectId {
-    ProjectId::default_project()
+/// The project a request acts for: the one of its credentials (`default` while authentication
+/// is off); never a project named in the request.
+pub fn project_of(req: &HttpRequest) -> ProjectId {
+    crate::guard::principal_project(req)
 }
 
 /// JSON 404 for every unknown path (`{"error":"Not found","path":...}`, as the original).

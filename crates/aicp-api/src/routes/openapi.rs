@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, IssueBody};
-use crate::routes::{analytics, events, export, health, pricing};
+use crate::routes::{admin, analytics, events, export, health, pricing};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -32,6 +32,9 @@ use crate::routes::{analytics, events, export, health, pricing};
         export::features,
         export::models,
         export::prompts,
+        admin::create,
+        admin::list,
+        admin::revoke,
         pricing::list,
         pricing::put_custom,
         pricing::reprice,

@@ -191,6 +191,7 @@ async fn a_database_that_is_down_is_a_503_not_an_empty_file() {
         costs: Arc::new(MockCostRepository::new()),
         analytics: Arc::new(aicp_domain::ports::MockAnalyticsRepository::new()),
         exporter: Arc::new(exporter),
+        keys: Arc::new(aicp_domain::auth::MockKeyStore::new()),
         database: Arc::new(FixedProbe(false)),
         redis: Arc::new(FixedProbe(true)),
     });

@@ -221,6 +221,7 @@ async fn a_price_store_outage_is_a_503_and_the_prices_in_force_stay() {
         costs: Arc::new(costs),
         analytics: Arc::new(aicp_domain::ports::MockAnalyticsRepository::new()),
         exporter: Arc::new(aicp_domain::ports::MockEventExporter::new()),
+        keys: Arc::new(aicp_domain::auth::MockKeyStore::new()),
         database: Arc::new(FixedProbe(false)),
         redis: Arc::new(FixedProbe(true)),
     });

@@ -70,6 +70,7 @@ impl TestApp {
             costs: Arc::new(aicp_storage::PgCostRepository::new(pool.clone())),
             analytics: Arc::new(aicp_storage::PgAnalyticsRepository::new(pool.clone())),
             exporter: Arc::new(aicp_storage::PgEventExporter::new(pool.clone())),
+            keys: Arc::new(aicp_storage::PgKeyStore::new(pool.clone())),
             database: Arc::new(aicp_storage::PgHealth::new(pool, Duration::from_secs(1))),
             redis: Arc::new(aicp_cache::RedisHealth::new(redis, Duration::from_millis(500))),
         };
@@ -90,6 +91,7 @@ impl TestApp {
             costs: Arc::new(MockCostRepository::new()),
             analytics: Arc::new(MockAnalyticsRepository::new()),
             exporter: Arc::new(MockEventExporter::new()),
+            keys: Arc::new(aicp_domain::auth::MockKeyStore::new()),
             database,
             redis,
         };
@@ -181,6 +183,7 @@ pub struct Parts {
     pub costs: Arc<dyn CostRepository>,
     pub analytics: Arc<dyn AnalyticsRepository>,
     pub exporter: Arc<dyn EventExporter>,
+    pub keys: Arc<dyn aicp_domain::auth::KeyStore>,
     pub database: Arc<dyn DependencyProbe>,
     pub redis: Arc<dyn DependencyProbe>,
 }
@@ -198,6 +201,8 @@ fn state(parts: Parts, body_limit: usize) -> web::Data<AppState> {
         costs: parts.costs,
         analytics: parts.analytics,
         exporter: parts.exporter,
+        keys: parts.keys,
+        guard: None,
         export_max_rows: None,
         database: parts.database,
         redis: parts.redis,

@@ -1,0 +1,216 @@
+//! The `/api` guard: authentication (who acts, for which project) then rate limiting, in the
+//! original's order (auth before limits, both before routing, so unknown `/api` paths are
+//! authenticated too). `/health`, the OpenAPI document and CORS preflights are not guarded.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, HttpResponse, web};
+use aicp_domain::auth::{AuthError, Authenticator, Principal};
+use aicp_domain::ratelimit::{RateDecision, RateLimiter, RatePolicy};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::request_id::current_request_id;
+use crate::state::AppState;
+
+/// Rate-limit policies per route class (the original's classes, §11).
+#[derive(Debug, Clone)]
+pub struct Policies {
+    /// `POST /api/v1/events`.
+    pub events: RatePolicy,
+    /// `/api/v1/analytics/*` and `/api/v1/pricing*`.
+    pub analytics: RatePolicy,
+    /// `/api/v1/export/*`.
+    pub export: RatePolicy,
+}
+
+/// Everything the guard needs.
+pub struct Guard {
+    /// Authentication.
+    pub auth: Authenticator,
+    /// Limiter; `None` disables rate limiting.
+    pub limiter: Option<Arc<dyn RateLimiter>>,
+    /// Policies.
+    pub policies: Policies,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Digest of the admin key (`ADMIN_KEY`), when admin endpoints are enabled.
+    pub admin_digest: Option<[u8; 32]>,
+}
+
+/// The key a request presents: `X-API-Key`, else `Authorization: Bearer`.
+fn presented_key(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(v.to_owned());
+    }
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::to_owned)
+}
+
+/// The client's address: the peer, or — only when the peer is a trusted proxy — the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    Some(forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer))
+}
+
+fn body(status: StatusCode, value: serde_json::Value) -> HttpResponse {
+    let mut value = value;
+    if let (Some(obj), Some(id)) = (value.as_object_mut(), current_request_id()) {
+        obj.insert("requestId".into(), id.into());
+    }
+    HttpResponse::build(status).json(value)
+}
+
+fn rate_headers(headers: &mut HeaderMap, d: &RateDecision, policy: &RatePolicy) {
+    let reset_ms = chrono::Utc::now().timestamp_millis()
+        + i64::try_from(d.reset_after.as_millis()).unwrap_or(0);
+    let reset_s = d.reset_after.as_secs() + u64::from(d.reset_after.subsec_nanos() > 0);
+    let pairs = [
+        ("x-ratelimit-limit", d.limit.to_string()),
+        ("x-ratelimit-remaining", d.remaining.to_string()),
+        ("x-ratelimit-reset", reset_ms.to_string()),
+        ("ratelimit", format!("limit={}, remaining={}, reset={reset_s}", d.limit, d.remaining)),
+        ("ratelimit-policy", format!("{};w={}", policy.limit, policy.period.as_secs())),
+    ];
+    for (k, v) in pairs {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            headers.insert(HeaderName::from_static(k), v);
+        }
+    }
+}
+
+/// Middleware over `/api`.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let path = req.path().to_owned();
+    let open = !path.starts_with("/api/")
+        || path == "/api/v1/openapi.json"
+        || req.method() == Method::OPTIONS;
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let Some(guard) = state.guard.as_ref().filter(|_| !open) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let presented = presented_key(req.headers());
+    if path.starts_with("/api/v1/admin/") {
+        let ok = match (&guard.admin_digest, &presented) {
+            (Some(want), Some(key)) => bool::from(guard.auth.digester().digest(key).ct_eq(want)),
+            _ => false,
+        };
+        if !ok {
+            let res = body(
+                StatusCode::FORBIDDEN,
+                json!({"error": "Forbidden", "message": "Invalid admin key", "code": "forbidden"}),
+            );
+            return Ok(req.into_response(res));
+        }
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let principal = match guard.auth.authenticate(presented.as_deref()).await {
+        Ok(p) => p,
+        Err(AuthError::Missing) => {
+            let res = body(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "Authentication required", "message": "Provide a valid API key via the X-API-Key header", "code": "authentication_required"}),
+            );
+            return Ok(req.into_response(res));
+        }
+        Err(AuthError::Invalid) => {
+            let res = body(
+                StatusCode::FORBIDDEN,
+                json!({"error": "Forbidden", "message": "Invalid API key", "code": "forbidden"}),
+            );
+            return Ok(req.into_response(res));
+        }
+        Err(AuthError::Repo(e)) => {
+            tracing::warn!(error = %e, "key store unavailable");
+            let mut res = body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "Service temporarily unavailable, retry later", "code": "service_unavailable"}),
+            );
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Ok(req.into_response(res));
+        }
+    };
+    let policy = if path == "/api/v1/events" && req.method() == Method::POST {
+        Some(&guard.policies.events)
+    } else if path.starts_with("/api/v1/analytics/") || path.starts_with("/api/v1/pricing") {
+        Some(&guard.policies.analytics)
+    } else if path.starts_with("/api/v1/export/") {
+        Some(&guard.policies.export)
+    } else {
+        None
+    };
+    let identity = match (&principal.key_id, &presented) {
+        (Some(id), _) => format!("k:{id}"),
+        (None, Some(_)) => format!("p:{}", principal.project),
+        (None, None) => {
+            let ip =
+                client_ip(req.peer_addr().map(|a| a.ip()), req.headers(), &guard.trusted_proxies);
+            format!("ip:{}", ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string()))
+        }
+    };
+    let decision = match (policy, &guard.limiter) {
+        (Some(policy), Some(limiter)) => Some((limiter.check(&identity, policy, 1).await, policy)),
+        _ => None,
+    };
+    if let Some((d, policy)) = &decision
+        && !d.allowed
+    {
+        let retry = d.retry_after.unwrap_or(policy.period);
+        let secs = retry.as_secs() + u64::from(retry.subsec_nanos() > 0);
+        let mut res = body(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({
+                "error": "Rate limit exceeded",
+                "message": format!("Too many requests. Limit: {} per {}s", policy.limit, policy.period.as_secs()),
+                "retryAfter": secs,
+                "code": "rate_limited",
+            }),
+        );
+        rate_headers(res.headers_mut(), d, policy);
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        return Ok(req.into_response(res));
+    }
+    req.extensions_mut().insert(principal);
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if let Some((d, policy)) = &decision {
+        rate_headers(res.headers_mut(), d, policy);
+    }
+    Ok(res)
+}
+
+/// The project of a request's principal (`default` when the guard is off).
+pub fn principal_project(req: &actix_web::HttpRequest) -> aicp_domain::ProjectId {
+    req.extensions()
+        .get::<Principal>()
+        .map_or_else(aicp_domain::ProjectId::default_project, |p| p.project.clone())
+}
+
+/// A policy of `limit` per `period` with the whole allowance as burst (the original's window).
+pub fn policy(name: &str, limit: u32, period: Duration, burst: u32) -> RatePolicy {
+    RatePolicy { name: name.to_owned(), limit, period, burst }
+}
