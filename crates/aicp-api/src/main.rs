@@ -41,7 +41,8 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&config.log_level).map_err(|e| {
         anyhow::anyhow!("LOG_LEVEL {:?} is not a valid filter: {e}", config.log_level)
     })?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to stderr: stdout carries command output (e.g. a new key) only.
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if config.log_json {
         builder.json().init();
     } else {

@@ -5,6 +5,7 @@
 mod analytics;
 mod errors;
 mod export;
+mod guard;
 mod health;
 mod ingest;
 mod pricing;

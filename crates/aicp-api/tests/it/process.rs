@@ -126,3 +126,86 @@ async fn a_client_that_disconnects_mid_export_leaves_no_query_running() {
     // The server is still healthy.
     assert_eq!(client.get(format!("{}/health", server.base)).send().await.unwrap().status(), 200);
 }
+
+#[actix_web::test]
+async fn no_full_api_key_ever_appears_in_the_logs() {
+    let db = TestDatabase::reserve();
+    let log_path = std::env::temp_dir().join(format!("aicp-log-{}.txt", uuid::Uuid::new_v4()));
+    let created = Command::new(env!("CARGO_BIN_EXE_aicp"))
+        .args(["keys", "create", "--project", "acme", "--name", "ci"])
+        .env("DATABASE_URL", db.url())
+        .env("LOG_LEVEL", "trace")
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("aicp_"));
+    assert!(
+        !String::from_utf8_lossy(&created.stderr).contains(&key),
+        "the CLI's log lines hide the key"
+    );
+
+    let port = free_port();
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_aicp"))
+        .env("DATABASE_URL", db.url())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("LOG_LEVEL", "trace")
+        .env("WORKERS", "1")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let mut server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let client = reqwest::Client::new();
+    for _ in 0..600 {
+        if client.get(format!("{}/health", server.base)).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ok = client
+        .post(format!("{}/api/v1/events", server.base))
+        .header("content-type", "application/json")
+        .header("x-api-key", &key)
+        .body(EXAMPLE_BATCH)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 202);
+    let wrong = format!("{key}x");
+    let denied = client
+        .get(format!("{}/api/v1/analytics/realtime-totals", server.base))
+        .header("authorization", format!("Bearer {wrong}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    let _ = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status();
+    let _ = server.child.wait();
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_file(&log_path);
+    assert!(
+        logs.contains("request finished"),
+        "logs were captured: {}",
+        &logs[..logs.len().min(500)]
+    );
+    assert!(!logs.contains(&key[5..]), "a full API key was logged");
+    let count: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM events WHERE project_id = 'acme'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 2);
+    let dump = db
+        .client()
+        .await
+        .query_one("SELECT string_agg(encode(digest, 'hex') || display, ',') FROM api_keys", &[])
+        .await
+        .unwrap();
+    let stored: String = dump.get(0);
+    assert!(!stored.contains(&key[5..]), "the database holds no full key");
+}

@@ -27,6 +27,11 @@ pub const EXAMPLE_BATCH: &str = r#"{"events":[
  {"traceId":"tr_x","spanId":"sp_x","feature":"chat-summary","provider":"openai","model":"gpt-4o","inputTokens":0,"outputTokens":0,"cachedTokens":0,"latencyMs":52,"estimatedCostUsd":0,"timestamp":"2026-01-05T10:00:01.000Z","isStreaming":false,"retryCount":0,"isError":true,"errorCode":"server_error","metadata":{"error":"Custom error message"}}
 ]}"#;
 
+/// The test Redis.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
 /// An always-healthy or always-down probe.
 pub struct FixedProbe(pub bool);
 
@@ -130,6 +135,27 @@ impl TestApp {
     /// The application state (for tests that drive the service themselves).
     pub fn state(&self) -> web::Data<AppState> {
         self.state.clone()
+    }
+
+    /// The same application with authentication and rate limiting built from `vars` (as the
+    /// server builds them from the environment), Redis keys under a unique prefix.
+    pub fn with_guard(self, vars: &[(&str, &str)]) -> Self {
+        self.with_guard_on_redis(vars, &redis_url())
+    }
+
+    /// As [`Self::with_guard`], with the limiter's Redis at `redis`.
+    pub fn with_guard_on_redis(self, vars: &[(&str, &str)], redis: &str) -> Self {
+        let mut map: std::collections::HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        map.entry("REDIS_KEY_PREFIX".into())
+            .or_insert_with(|| format!("aicp-test:{}:", uuid::Uuid::new_v4()));
+        let config = aicp_api::config::Config::from_lookup(|k| map.get(k).cloned()).unwrap();
+        let pool = aicp_cache::build_pool(redis, Duration::from_millis(250)).unwrap();
+        let state =
+            Arc::try_unwrap(self.state.into_inner()).unwrap_or_else(|_| panic!("state shared"));
+        let guard = aicp_api::server::build_guard(&config, Arc::clone(&state.keys), pool);
+        let state = AppState { guard: Some(guard), ..state };
+        Self { db: self.db, state: web::Data::new(state) }
     }
 
     /// The same application with an export row limit.
