@@ -26,6 +26,9 @@
 //! | `RATE_LIMIT_EVENTS`, `RATE_LIMIT_ANALYTICS`, `RATE_LIMIT_EXPORT` | `5000`, `1000`, `10` | Requests per minute per client (API key, else IP), as the original |
 //! | `RATE_LIMIT_BURST_EVENTS`, `_ANALYTICS`, `_EXPORT` | the limit | Most requests at once |
 //! | `REDIS_KEY_PREFIX` | `aicp:` | Prefix of every Redis key |
+//! | `LIVE_MAX_PER_PROJECT`, `LIVE_MAX_CLIENTS` | `20`, `1000` | Live-stream connections per project and per server (then 429 / 503) |
+//! | `LIVE_KEEPALIVE_SECS` | `15` | Interval of `: keepalive` comments on the live stream |
+//! | `LIVE_BUFFER` | `256` | Updates a live-stream client may fall behind before it is dropped |
 //! | `WORKERS` | number of CPUs | HTTP worker threads |
 //! | `SHUTDOWN_TIMEOUT_SECS` | `30` | How long in-flight requests may finish after SIGTERM/SIGINT |
 
@@ -86,6 +89,14 @@ pub struct Config {
     pub rate_bursts: (u32, u32, u32),
     /// Redis key prefix.
     pub redis_prefix: String,
+    /// Live streams per project.
+    pub live_max_per_project: usize,
+    /// Live streams per server.
+    pub live_max_clients: usize,
+    /// Keepalive interval.
+    pub live_keepalive: Duration,
+    /// Live-stream lag allowance.
+    pub live_buffer: usize,
     /// Most rows per events export (`None`: no limit).
     pub export_max_rows: Option<u64>,
     /// HTTP workers.
@@ -164,6 +175,10 @@ impl Config {
             ingest_queue: positive("INGEST_QUEUE", 1024)?,
             ingest_max_rows_per_commit: positive("INGEST_MAX_ROWS_PER_COMMIT", 4000)?,
             export_max_rows: Some(num("EXPORT_MAX_ROWS", 0)?).filter(|n| *n > 0),
+            live_max_per_project: positive("LIVE_MAX_PER_PROJECT", 20)?,
+            live_max_clients: positive("LIVE_MAX_CLIENTS", 1000)?,
+            live_keepalive: Duration::from_secs(positive("LIVE_KEEPALIVE_SECS", 15)? as u64),
+            live_buffer: positive("LIVE_BUFFER", 256)?,
             api_keys: get("API_KEYS")
                 .unwrap_or_default()
                 .split(',')

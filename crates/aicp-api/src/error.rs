@@ -41,6 +41,12 @@ pub enum ApiError {
         /// The request path.
         path: String,
     },
+    /// The project has as many live streams open as it may.
+    #[error("Too many live streams for this project (at most {0})")]
+    TooManyStreams(usize),
+    /// The server has as many live streams open as it may.
+    #[error("Too many SSE connections")]
+    StreamCapacity,
     /// A dependency is down; retry later.
     #[error("Service temporarily unavailable, retry later")]
     Unavailable,
@@ -97,6 +103,8 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::NotFound { .. } => "not_found",
+            ApiError::TooManyStreams(_) => "too_many_streams",
+            ApiError::StreamCapacity => "stream_capacity",
             ApiError::Unavailable => "service_unavailable",
             ApiError::Overloaded => "overloaded",
             ApiError::Internal(_) => "internal_error",
@@ -154,7 +162,10 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Unavailable | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable | ApiError::Overloaded | ApiError::StreamCapacity => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -168,7 +179,13 @@ impl ResponseError for ApiError {
             );
         }
         let mut res = HttpResponse::build(self.status_code());
-        if matches!(self, ApiError::Unavailable | ApiError::Overloaded) {
+        if matches!(
+            self,
+            ApiError::Unavailable
+                | ApiError::Overloaded
+                | ApiError::StreamCapacity
+                | ApiError::TooManyStreams(_)
+        ) {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS)));
         }
         res.json(self.body())

@@ -129,7 +129,22 @@ pub async fn middleware(
         }
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let principal = match guard.auth.authenticate(presented.as_deref()).await {
+    let token = (path == "/api/v1/stream/costs" && presented.is_none())
+        .then(|| {
+            web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+                .ok()
+                .and_then(|q| q.get("token").cloned())
+        })
+        .flatten();
+    let principal = if let Some(token) = token {
+        match verify_stream_token(guard, &token) {
+            Some(project) => Ok(Principal { project, key_id: None }),
+            None => Err(AuthError::Invalid),
+        }
+    } else {
+        guard.auth.authenticate(presented.as_deref()).await
+    };
+    let principal = match principal {
         Ok(p) => p,
         Err(AuthError::Missing) => {
             let res = body(
@@ -201,6 +216,32 @@ pub async fn middleware(
         rate_headers(res.headers_mut(), d, policy);
     }
     Ok(res)
+}
+
+/// A signed token letting a browser's `EventSource` (which cannot send headers) follow the live
+/// stream of `project` until `expires` (epoch seconds): `base64url(project|expires).base64url(mac)`.
+pub fn stream_token(guard: &Guard, project: &aicp_domain::ProjectId, expires: i64) -> String {
+    use base64::Engine;
+    let payload = format!("{}|{expires}", project.as_str());
+    let mac = guard.auth.digester().digest(&format!("stream-token:{payload}"));
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!("{}.{}", b64.encode(payload), b64.encode(mac))
+}
+
+/// The project of a valid, unexpired stream token.
+fn verify_stream_token(guard: &Guard, token: &str) -> Option<aicp_domain::ProjectId> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (payload, mac) = token.split_once('.')?;
+    let payload = String::from_utf8(b64.decode(payload).ok()?).ok()?;
+    let mac = b64.decode(mac).ok()?;
+    let want = guard.auth.digester().digest(&format!("stream-token:{payload}"));
+    if !bool::from(want.as_slice().ct_eq(&mac)) {
+        return None;
+    }
+    let (project, expires) = payload.rsplit_once('|')?;
+    let expires: i64 = expires.parse().ok()?;
+    (expires > chrono::Utc::now().timestamp()).then(|| aicp_domain::ProjectId::new(project))
 }
 
 /// The project of a request's principal (`default` when the guard is off).

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpServer, web};
-use aicp_cache::{RateLimiterConfig, RedisHealth, RedisRateLimiter};
+use aicp_cache::{RateLimiterConfig, RedisHealth, RedisLiveHub, RedisRateLimiter};
 use aicp_domain::auth::{Authenticator, KeyDigester, KeyStore};
 use aicp_domain::pricing::{PricingService, RepriceService, original_fallback};
 use aicp_domain::ratelimit::RateLimiter;
@@ -21,6 +21,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::Config;
 use crate::guard::{Guard, Policies, policy};
+use crate::routes::stream::{Live, Slots};
 use crate::state::AppState;
 
 /// How long a `/health` probe may take per dependency.
@@ -63,10 +64,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "KEY_PEPPER is not set: key digests use a development pepper; set it in production"
         );
     }
+    let hub = RedisLiveHub::new(
+        &config.redis_url,
+        redis.clone(),
+        &config.redis_prefix,
+        config.redis_timeout.max(PROBE_MIN),
+        config.live_buffer,
+    )
+    .context("invalid REDIS_URL")?;
+    let subscriber = hub.spawn_subscriber();
+    let live = Live {
+        feed: hub.clone(),
+        slots: Slots::new(config.live_max_per_project, config.live_max_clients),
+        keepalive: config.live_keepalive,
+    };
     let state = web::Data::new(AppState {
+        live: Some(live),
         keys,
         guard: Some(guard),
-        ingest: IngestService::new(Arc::new(repo), clock.clone(), book.clone(), Limits::default()),
+        ingest: IngestService::new(Arc::new(repo), clock.clone(), book.clone(), Limits::default())
+            .with_publisher(hub.clone()),
         pricing,
         reprice: RepriceService::new(Arc::clone(&costs), book),
         analytics: Arc::new(PgAnalyticsRepository::new(pg.clone())),
@@ -89,6 +106,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(host = %config.host, port = config.port, "listening");
     server.await?;
     reloader.abort();
+    subscriber.abort();
     // The server has dropped every handle to the repository: the writers commit what is queued.
     if tokio::time::timeout(config.shutdown_timeout, writers.join()).await.is_err() {
         tracing::error!("event writers did not finish within the shutdown timeout");

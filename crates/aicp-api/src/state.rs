@@ -34,6 +34,8 @@ pub struct AppState {
     pub keys: Arc<dyn aicp_domain::auth::KeyStore>,
     /// Authentication and rate limiting of `/api`; `None` (tests only) turns both off.
     pub guard: Option<crate::guard::Guard>,
+    /// The live cost stream; `None` when not wired (some tests).
+    pub live: Option<crate::routes::stream::Live>,
     /// Largest request body in bytes.
     pub body_limit: usize,
 }

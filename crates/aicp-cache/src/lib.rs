@@ -8,10 +8,12 @@
 //! - [`ratelimit`]: the GCRA rate limiter ([`RedisRateLimiter`]) with its in-process fallback.
 
 mod health;
+pub mod live;
 mod pool;
 pub mod ratelimit;
 
 pub use health::RedisHealth;
+pub use live::RedisLiveHub;
 pub use pool::{RedisPool, build_pool};
 pub use ratelimit::{
     CheckOutcome, CircuitState, DecisionSource, LocalRateLimiter, RateLimiterConfig,

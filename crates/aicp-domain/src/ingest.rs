@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::event::PricedEvent;
+use crate::live::{CostPublisher, CostUpdate, NoPublisher};
 use crate::ports::{EventBatch, EventRepository, RepoError};
 use crate::pricing::SharedPriceBook;
 use crate::project::ProjectId;
@@ -52,6 +53,7 @@ impl From<RepoError> for IngestError {
 /// Validates, prices and stores event batches.
 pub struct IngestService {
     repo: Arc<dyn EventRepository>,
+    publisher: Arc<dyn CostPublisher>,
     clock: Arc<dyn Clock>,
     prices: Arc<SharedPriceBook>,
     limits: Limits,
@@ -65,7 +67,13 @@ impl IngestService {
         prices: Arc<SharedPriceBook>,
         limits: Limits,
     ) -> Self {
-        Self { repo, clock, prices, limits }
+        Self { repo, publisher: Arc::new(NoPublisher), clock, prices, limits }
+    }
+
+    /// Announces what each committed batch added through `publisher` (the live stream).
+    pub fn with_publisher(mut self, publisher: Arc<dyn CostPublisher>) -> Self {
+        self.publisher = publisher;
+        self
     }
 
     /// Ingests the parsed body `{"events":[...]}` for `project`.
@@ -89,12 +97,43 @@ impl IngestService {
                 PricedEvent { event, priced }
             })
             .collect();
-        let summary = self.repo.insert_batch(EventBatch { project, events }).await?;
+        let batch = EventBatch { project, events };
+        let summary = self.repo.insert_batch(batch.clone()).await?;
+        if !summary.inserted.is_empty() {
+            // After the commit, from the rows actually inserted: a retried batch announces nothing.
+            self.publisher.publish(update_of(&batch, &summary.inserted, self.clock.now())).await;
+        }
         Ok(IngestReceipt {
             received,
             inserted: summary.inserted.len(),
             duplicates: summary.duplicates,
         })
+    }
+}
+
+/// What the inserted events of `batch` add to the project's totals.
+fn update_of(
+    batch: &EventBatch,
+    inserted: &[usize],
+    now: chrono::DateTime<chrono::Utc>,
+) -> CostUpdate {
+    let events: Vec<&PricedEvent> = inserted.iter().filter_map(|&i| batch.events.get(i)).collect();
+    let mut features: Vec<String> = events.iter().map(|e| e.event.feature.clone()).collect();
+    features.sort_unstable();
+    features.dedup();
+    CostUpdate {
+        project: batch.project.as_str().to_owned(),
+        cost_delta: events.iter().map(|e| e.priced.cost.total).sum(),
+        requests_delta: events.len() as u64,
+        tokens_delta: events
+            .iter()
+            .map(|e| {
+                u64::from(e.event.input_tokens.unsigned_abs())
+                    + u64::from(e.event.output_tokens.unsigned_abs())
+            })
+            .sum(),
+        features,
+        timestamp: now,
     }
 }
 

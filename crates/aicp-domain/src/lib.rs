@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod event;
 pub mod ingest;
+pub mod live;
 pub mod money;
 pub mod ports;
 pub mod pricing;

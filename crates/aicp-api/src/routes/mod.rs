@@ -8,6 +8,7 @@ pub mod export;
 pub mod health;
 pub mod openapi;
 pub mod pricing;
+pub mod stream;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -38,6 +39,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pricing::reprice)
             .service(pricing::coverage)
             .service(openapi::document)
+            .service(stream::costs)
+            .service(stream::token)
             .service(
                 web::scope("/export")
                     .wrap(actix_web::middleware::Compress::default())

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, IssueBody};
-use crate::routes::{admin, analytics, events, export, health, pricing};
+use crate::routes::{admin, analytics, events, export, health, pricing, stream};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -32,6 +32,8 @@ use crate::routes::{admin, analytics, events, export, health, pricing};
         export::features,
         export::models,
         export::prompts,
+        stream::costs,
+        stream::token,
         admin::create,
         admin::list,
         admin::revoke,

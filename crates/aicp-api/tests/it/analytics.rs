@@ -163,7 +163,21 @@ async fn aggregates_equal_a_naive_recomputation_over_random_windows() {
     for chunk in events.chunks(100) {
         assert_eq!(app.post_events(batch(chunk.to_vec())).await.status, StatusCode::ACCEPTED);
     }
+    // A retried batch counts nothing twice.
+    let again = app.post_events(batch(events[..100].to_vec())).await;
+    assert_eq!(again.body["duplicates"], 100);
     let client = app.db.as_ref().unwrap().client().await;
+    let totals = app.get("/api/v1/analytics/realtime-totals").await;
+    let naive = client
+        .query_one("SELECT count(*), sum(verified_cost_usd)::text, sum(input_tokens + output_tokens) FROM events", &[])
+        .await
+        .unwrap();
+    assert_eq!(totals.body["totalRequests"].as_i64().unwrap(), naive.get::<_, i64>(0));
+    assert_eq!(
+        totals.body["totalCost"].as_f64().unwrap(),
+        naive.get::<_, String>(1).parse::<f64>().unwrap()
+    );
+    assert_eq!(totals.body["totalTokens"].as_i64().unwrap(), naive.get::<_, i64>(2));
     for _ in 0..12 {
         let from = start
             + Duration::minutes(rng.random_range(0..4 * 24 * 60))

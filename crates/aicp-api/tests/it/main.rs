@@ -8,6 +8,7 @@ mod export;
 mod guard;
 mod health;
 mod ingest;
+mod live;
 mod pricing;
 mod process;
 mod support;

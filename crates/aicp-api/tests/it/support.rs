@@ -229,6 +229,7 @@ fn state(parts: Parts, body_limit: usize) -> web::Data<AppState> {
         exporter: parts.exporter,
         keys: parts.keys,
         guard: None,
+        live: None,
         export_max_rows: None,
         database: parts.database,
         redis: parts.redis,

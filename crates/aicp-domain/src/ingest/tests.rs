@@ -259,3 +259,34 @@ fn ingest_errors_have_short_messages() {
         "storage unavailable: timeout"
     );
 }
+
+#[test]
+fn only_the_rows_actually_inserted_are_announced_to_the_live_stream() {
+    use crate::live::MockCostPublisher;
+
+    let mut repo = MockEventRepository::new();
+    // The second event was already stored: only the first is new.
+    repo.expect_insert_batch()
+        .returning(|_| Ok(InsertSummary { inserted: vec![0], duplicates: 1 }));
+    let mut publisher = MockCostPublisher::new();
+    publisher
+        .expect_publish()
+        .times(1)
+        .withf(|u| {
+            u.project == "acme"
+                && u.requests_delta == 1
+                && u.tokens_delta == 1500
+                && u.cost_delta.amount() == decimal("0.0075")
+                && u.features == ["chat"]
+        })
+        .returning(|_| ());
+    let svc = service(repo).with_publisher(Arc::new(publisher));
+    ingest(&svc, "acme", &parse(TWO_EVENTS)).expect("accepted");
+
+    let mut repo = MockEventRepository::new();
+    repo.expect_insert_batch().returning(|_| Ok(InsertSummary { inserted: vec![], duplicates: 2 }));
+    let mut silent = MockCostPublisher::new();
+    silent.expect_publish().times(0);
+    let svc = service(repo).with_publisher(Arc::new(silent));
+    ingest(&svc, "acme", &parse(TWO_EVENTS)).expect("accepted");
+}
