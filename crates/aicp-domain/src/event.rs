@@ -137,6 +137,8 @@ pub struct NewEvent {
     pub cache_write_1h_tokens: i32,
     /// Cost the provider itself reported, when it does (`providerCostUsd`).
     pub provider_cost: Option<Usd>,
+    /// The prompt text (`prompt`, `messages` joined, or the original's `metadata.prompt`).
+    pub prompt: Option<String>,
 }
 
 impl NewEvent {
@@ -160,6 +162,23 @@ pub struct PricedEvent {
     pub event: NewEvent,
     /// The server's cost, by usage kind, and the price it used.
     pub priced: Priced,
+    /// The prompt's fingerprint and what of its text is kept.
+    pub prompt: Option<PromptRecord>,
+}
+
+/// What is stored about a prompt: fingerprints always, text as the privacy setting allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptRecord {
+    /// MD5 of the normalised text (`promptHash`).
+    pub hash: String,
+    /// MD5 of the template (volatile parts masked).
+    pub template_hash: String,
+    /// MinHash signature.
+    pub signature: Vec<u32>,
+    /// LSH band keys.
+    pub bands: Vec<u64>,
+    /// The kept text: nothing, a preview, or all of it.
+    pub text: Option<String>,
 }
 
 /// An event as stored: every field of the original's row plus our additions. The read side

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::clock::Clock;
+use crate::event::PromptRecord;
+use crate::similarity::PromptAnalyzer;
 use crate::event::PricedEvent;
 use crate::live::{CostPublisher, CostUpdate, NoPublisher};
 use crate::ports::{EventBatch, EventRepository, RepoError};
@@ -54,6 +56,7 @@ impl From<RepoError> for IngestError {
 pub struct IngestService {
     repo: Arc<dyn EventRepository>,
     publisher: Arc<dyn CostPublisher>,
+    prompts: Option<(Arc<dyn PromptAnalyzer>, PromptStorage)>,
     clock: Arc<dyn Clock>,
     prices: Arc<SharedPriceBook>,
     limits: Limits,
@@ -67,7 +70,13 @@ impl IngestService {
         prices: Arc<SharedPriceBook>,
         limits: Limits,
     ) -> Self {
-        Self { repo, publisher: Arc::new(NoPublisher), clock, prices, limits }
+        Self { repo, publisher: Arc::new(NoPublisher), prompts: None, clock, prices, limits }
+    }
+
+    /// Fingerprints prompts with `analyzer`, keeping their text as `storage` allows.
+    pub fn with_prompts(mut self, analyzer: Arc<dyn PromptAnalyzer>, storage: PromptStorage) -> Self {
+        self.prompts = Some((analyzer, storage));
+        self
     }
 
     /// Announces what each committed batch added through `publisher` (the live stream).
@@ -94,7 +103,11 @@ impl IngestService {
             .into_iter()
             .map(|event| {
                 let priced = book.price(&project, &event.model, event.timestamp, event.usage());
-                PricedEvent { event, priced }
+                let prompt = match (&self.prompts, &event.prompt) {
+                    (Some((analyzer, storage)), Some(text)) => Some(record(analyzer.as_ref(), *storage, text)),
+                    _ => None,
+                };
+                PricedEvent { event, priced, prompt }
             })
             .collect();
         let batch = EventBatch { project, events };
@@ -109,6 +122,28 @@ impl IngestService {
             duplicates: summary.duplicates,
         })
     }
+}
+
+/// How much prompt text is kept (fingerprints are always kept, and need no text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptStorage {
+    /// Fingerprints only: no prompt text is stored (the default).
+    Fingerprint,
+    /// The first N characters.
+    Preview(usize),
+    /// The whole text.
+    Full,
+}
+
+fn record(analyzer: &dyn PromptAnalyzer, storage: PromptStorage, text: &str) -> PromptRecord {
+    let fp = analyzer.fingerprint(text);
+    let bands = analyzer.band_keys(&fp);
+    let text = match storage {
+        PromptStorage::Fingerprint => None,
+        PromptStorage::Preview(n) => Some(text.chars().take(n).collect()),
+        PromptStorage::Full => Some(text.to_owned()),
+    };
+    PromptRecord { hash: fp.hash, template_hash: fp.template_hash, signature: fp.signature, bands, text }
 }
 
 /// What the inserted events of `batch` add to the project's totals.

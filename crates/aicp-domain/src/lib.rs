@@ -21,7 +21,7 @@ pub mod window;
 
 pub use clock::{Clock, SystemClock};
 pub use event::{NewEvent, PricedEvent, Provider};
-pub use ingest::{IngestError, IngestReceipt, IngestService};
+pub use ingest::{IngestError, IngestReceipt, IngestService, PromptStorage};
 pub use money::Usd;
 pub use ports::{
     AnalyticsRepository, CostRepository, CoverageStats, DependencyProbe, EventBatch, EventExporter,

@@ -137,6 +137,27 @@ fn count_as_f64(n: usize) -> f64 {
     n as f64
 }
 
+/// The canonical text of a chat prompt: one `role: content` line per message, in order, the role
+/// trimmed and lowercased (`"User"` and `"user"` are the same role), the content as given
+/// (normalisation deals with its whitespace and case). Keeping the role means that the same words
+/// sent as a system prompt and as a user message are different prompts.
+///
+#[must_use]
+pub fn prompt_text<R: AsRef<str>, C: AsRef<str>>(messages: &[(R, C)]) -> String {
+    let capacity = messages.iter().map(|(r, c)| r.as_ref().len() + c.as_ref().len() + 3).sum();
+    let mut out = String::with_capacity(capacity);
+    for (i, (role, content)) in messages.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&role.as_ref().trim().to_lowercase());
+        out.push_str(": ");
+        out.push_str(content.as_ref());
+    }
+    out
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,10 @@ use crate::timestamp::parse_event_timestamp;
 
 /// Most events accepted in one batch (as the original).
 pub const MAX_BATCH_EVENTS: usize = 500;
+/// Longest prompt text (characters), as `prompt` or all `messages` together.
+pub const MAX_PROMPT_CHARS: usize = 256 * 1024;
+/// Most chat messages in one prompt.
+pub const MAX_MESSAGES: usize = 512;
 /// Most issues reported for one body; the rest are summarised by the count in the log.
 pub const MAX_ISSUES: usize = 100;
 
@@ -211,6 +215,10 @@ impl Validator<'_> {
         let cache_write_tokens = self.integer(obj, path, "cacheWriteTokens", Optional);
         let cache_write_1h_tokens = self.integer(obj, path, "cacheWrite1hTokens", Optional);
         let provider_cost = self.cost(obj, path, "providerCostUsd", Optional);
+        let prompt = self.prompt(obj, path).map(|p| {
+            // The original's convention: the prompt inside metadata.
+            p.or_else(|| metadata.as_ref()?.as_ref()?.get("prompt")?.as_str().map(str::to_owned))
+        });
         Some(NewEvent {
             trace_id: trace_id??,
             span_id: span_id??,
@@ -234,7 +242,42 @@ impl Validator<'_> {
             cache_write_tokens: cache_write_tokens?.unwrap_or(0),
             cache_write_1h_tokens: cache_write_1h_tokens?.unwrap_or(0),
             provider_cost: provider_cost?,
+            prompt: prompt?,
         })
+    }
+
+    /// The prompt (additive): `prompt` as text, else `messages` as `[{role, content}]` joined into
+    /// one canonical text. `None` = invalid (reported); `Some(None)` = absent.
+    fn prompt(&mut self, obj: &Map<String, Value>, path: &str) -> Option<Option<String>> {
+        if obj.contains_key("prompt") {
+            return self.string(obj, path, "prompt", Optional, 0, MAX_PROMPT_CHARS);
+        }
+        let Some(value) = obj.get("messages") else { return Some(None) };
+        let Value::Array(items) = value else {
+            self.push(path, "messages", expected("array", value));
+            return None;
+        };
+        if items.len() > MAX_MESSAGES {
+            self.push(path, "messages", format!("Array must contain at most {MAX_MESSAGES} element(s)"));
+            return None;
+        }
+        let before = self.issues.len();
+        let mut pairs = Vec::with_capacity(items.len());
+        let mut total = 0;
+        for (i, item) in items.iter().enumerate() {
+            let item_path = format!("{path}.messages.{i}");
+            let Some(m) = self.object(item, &item_path) else { continue };
+            let role = self.string(m, &item_path, "role", Required, 1, 64);
+            let content = self.string(m, &item_path, "content", Required, 0, MAX_PROMPT_CHARS);
+            if let (Some(Some(role)), Some(Some(content))) = (role, content) {
+                total += content.chars().count();
+                pairs.push((role, content));
+            }
+        }
+        if total > MAX_PROMPT_CHARS {
+            self.push(path, "messages", format!("Messages must contain at most {MAX_PROMPT_CHARS} characters in all"));
+        }
+        (self.issues.len() == before).then(|| Some(crate::similarity::prompt_text(&pairs)))
     }
 
     /// `None` = invalid (reported); `Some(None)` = absent; `Some(Some(s))` = valid.

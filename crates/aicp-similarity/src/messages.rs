@@ -1,29 +1,8 @@
 //! Prompts arrive as plain text or as chat messages (`[{role, content}]`); this module turns the
 //! latter into one canonical text, so that the same conversation always fingerprints the same.
 
-/// The canonical text of a chat prompt: one `role: content` line per message, in order, the role
-/// trimmed and lowercased (`"User"` and `"user"` are the same role), the content as given
-/// (normalisation deals with its whitespace and case). Keeping the role means that the same words
-/// sent as a system prompt and as a user message are different prompts.
-///
-/// ```
-/// let text = aicp_similarity::prompt_text(&[("system", "Be brief."), ("User", "Hi")]);
-/// assert_eq!(text, "system: Be brief.\nuser: Hi");
-/// ```
-#[must_use]
-pub fn prompt_text<R: AsRef<str>, C: AsRef<str>>(messages: &[(R, C)]) -> String {
-    let capacity = messages.iter().map(|(r, c)| r.as_ref().len() + c.as_ref().len() + 3).sum();
-    let mut out = String::with_capacity(capacity);
-    for (i, (role, content)) in messages.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        out.push_str(&role.as_ref().trim().to_lowercase());
-        out.push_str(": ");
-        out.push_str(content.as_ref());
-    }
-    out
-}
+/// Defined in the domain (ingest builds the prompt text from messages); re-exported here.
+pub use aicp_domain::similarity::prompt_text;
 
 #[cfg(test)]
 mod tests {

@@ -200,7 +200,7 @@ impl InsertFailure {
 }
 
 /// The stored columns, in bind order.
-const COLUMNS: [(&str, &str); 35] = [
+const COLUMNS: [(&str, &str); 40] = [
     ("id", "uuid"),
     ("project_id", "text"),
     ("trace_id", "text"),
@@ -236,7 +236,22 @@ const COLUMNS: [(&str, &str); 35] = [
     ("is_error", "bool"),
     ("created_at", "timestamptz"),
     ("received_at", "timestamptz"),
+    ("prompt_hash", "text"),
+    ("template_hash", "text"),
+    ("prompt_text", "text"),
+    // Arrays per row travel as their text form (unnest would flatten a 2-D array).
+    ("prompt_signature", "text"),
+    ("prompt_bands", "text"),
 ];
+
+/// Columns bound as text but stored with another type.
+fn select_expr(name: &str) -> String {
+    match name {
+        "prompt_signature" => format!("{name}::integer[]"),
+        "prompt_bands" => format!("{name}::bigint[]"),
+        _ => name.to_owned(),
+    }
+}
 
 /// Columns the rollups are computed from, returned by the event insert.
 const ROLLUP_INPUT: &str = "id, project_id, created_at, feature, model, provider, user_id, is_error, \
@@ -287,8 +302,9 @@ fn insert_sql() -> &'static str {
         let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
         let arrays: Vec<String> =
             COLUMNS.iter().enumerate().map(|(i, (_, t))| format!("${}::{t}[]", i + 1)).collect();
+        let selects: Vec<String> = names.iter().map(|n| select_expr(n)).collect();
         format!(
-            "WITH ins AS (INSERT INTO events ({}) SELECT * FROM unnest({}) \
+            "WITH ins AS (INSERT INTO events ({}) SELECT {} FROM unnest({}) AS u({}) \
              ON CONFLICT (project_id, trace_id, span_id) DO NOTHING RETURNING {ROLLUP_INPUT}), \
              {}, {}, \
              rollup_user_daily AS (INSERT INTO rollup_user_daily AS r (project_id, bucket, user_id, \
@@ -306,7 +322,9 @@ fn insert_sql() -> &'static str {
              latency_max = greatest(r.latency_max, excluded.latency_max)) \
              SELECT id FROM ins",
             names.join(", "),
+            selects.join(", "),
             arrays.join(", "),
+            names.join(", "),
             rollup_upsert("rollup_hourly", "hour"),
             rollup_upsert("rollup_daily", "day"),
         )
@@ -357,6 +375,17 @@ struct Columns {
     is_error: Vec<bool>,
     created_at: Vec<DateTime<Utc>>,
     received_at: Vec<DateTime<Utc>>,
+    prompt_hash: Vec<Option<String>>,
+    template_hash: Vec<Option<String>>,
+    prompt_text: Vec<Option<String>>,
+    prompt_signature: Vec<Option<String>>,
+    prompt_bands: Vec<Option<String>>,
+}
+
+/// PostgreSQL's text form of an array: `{1,2,3}`.
+fn array_text<T: ToString>(values: impl IntoIterator<Item = T>) -> String {
+    let items: Vec<String> = values.into_iter().map(|v| v.to_string()).collect();
+    format!("{{{}}}", items.join(","))
 }
 
 impl Columns {
@@ -398,6 +427,14 @@ impl Columns {
         self.is_error.push(e.is_error);
         self.created_at.push(e.timestamp);
         self.received_at.push(received_at);
+        let prompt = p.prompt.as_ref();
+        self.prompt_hash.push(prompt.map(|r| r.hash.clone()));
+        self.template_hash.push(prompt.map(|r| r.template_hash.clone()));
+        self.prompt_text.push(prompt.and_then(|r| r.text.clone()));
+        // Signatures and band keys are unsigned; stored as their signed bit patterns.
+        self.prompt_signature
+            .push(prompt.map(|r| array_text(r.signature.iter().map(|v| v.cast_signed()))));
+        self.prompt_bands.push(prompt.map(|r| array_text(r.bands.iter().map(|v| v.cast_signed()))));
     }
 }
 
@@ -481,6 +518,11 @@ async fn insert(
         .bind::<Array<Bool>, _>(cols.is_error)
         .bind::<Array<Timestamptz>, _>(cols.created_at)
         .bind::<Array<Timestamptz>, _>(cols.received_at)
+        .bind::<Array<Nullable<Text>>, _>(cols.prompt_hash)
+        .bind::<Array<Nullable<Text>>, _>(cols.template_hash)
+        .bind::<Array<Nullable<Text>>, _>(cols.prompt_text)
+        .bind::<Array<Nullable<Text>>, _>(cols.prompt_signature)
+        .bind::<Array<Nullable<Text>>, _>(cols.prompt_bands)
         .load(&mut conn)
         .await
         .map_err(InsertFailure::Query)?;

@@ -49,6 +49,11 @@ diesel::table! {
         is_error -> Bool,
         created_at -> Timestamptz,
         received_at -> Timestamptz,
+        prompt_hash -> Nullable<Text>,
+        template_hash -> Nullable<Text>,
+        prompt_text -> Nullable<Text>,
+        prompt_signature -> Nullable<Array<Nullable<Int4>>>,
+        prompt_bands -> Nullable<Array<Nullable<Int8>>>,
     }
 }
 

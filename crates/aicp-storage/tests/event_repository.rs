@@ -39,11 +39,12 @@ fn event(trace: &str, span: &str) -> PricedEvent {
         cache_write_tokens: 0,
         cache_write_1h_tokens: 0,
         provider_cost: None,
+        prompt: None,
     };
     let book = PriceBook::new(&Catalogue::builtin().unwrap(), &[], original_fallback());
     let priced =
         book.price(&ProjectId::default_project(), "gpt-4o", event.timestamp, event.usage());
-    PricedEvent { event, priced }
+    PricedEvent { event, priced, prompt: None }
 }
 
 fn batch(project: &str, spans: &[&str]) -> EventBatch {

@@ -58,9 +58,10 @@ fn random_event(
         cache_write_tokens: 0,
         cache_write_1h_tokens: 0,
         provider_cost: None,
+        prompt: None,
     };
     let priced = book.price(project, &event.model, event.timestamp, event.usage());
-    PricedEvent { event, priced }
+    PricedEvent { event, priced, prompt: None }
 }
 
 /// Rows of the rollups that differ from the same aggregates computed from `events`, both ways.
