@@ -100,7 +100,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The server clock, in µs since the epoch.
-pub async fn server_time(conn: &mut deadpool_redis::Connection) -> u64 {
+async fn server_time(conn: &mut deadpool_redis::Connection) -> u64 {
     let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(conn).await.unwrap();
     secs * 1_000_000 + micros
 }
