@@ -66,6 +66,13 @@ fn cors(origins: Option<&[String]>) -> Cors {
             header::HeaderName::from_static("x-ratelimit-limit"),
             header::HeaderName::from_static("x-ratelimit-remaining"),
             header::HeaderName::from_static("x-ratelimit-reset"),
+            header::HeaderName::from_static("ratelimit"),
+            header::HeaderName::from_static("ratelimit-policy"),
+            header::HeaderName::from_static("x-result-truncated"),
+            header::HeaderName::from_static("x-export-truncated"),
+            header::HeaderName::from_static("x-export-total-rows"),
+            header::HeaderName::from_static("x-export-row-limit"),
+            header::CONTENT_DISPOSITION,
         ])
         .max_age(600);
     match origins {

@@ -29,6 +29,8 @@
 //! | `LIVE_MAX_PER_PROJECT`, `LIVE_MAX_CLIENTS` | `20`, `1000` | Live-stream connections per project and per server (then 429 / 503) |
 //! | `LIVE_KEEPALIVE_SECS` | `15` | Interval of `: keepalive` comments on the live stream |
 //! | `LIVE_BUFFER` | `256` | Updates a live-stream client may fall behind before it is dropped |
+//! | `PROMPT_STORAGE` | `fingerprint` | What is kept of prompt text: `fingerprint` (hashes and signatures only, no text), `preview` (the first `PROMPT_PREVIEW_CHARS` characters) or `full` |
+//! | `PROMPT_PREVIEW_CHARS` | `200` | Length of a preview |
 //! | `WORKERS` | number of CPUs | HTTP worker threads |
 //! | `SHUTDOWN_TIMEOUT_SECS` | `30` | How long in-flight requests may finish after SIGTERM/SIGINT |
 
@@ -97,6 +99,8 @@ pub struct Config {
     pub live_keepalive: Duration,
     /// Live-stream lag allowance.
     pub live_buffer: usize,
+    /// What is kept of prompt text.
+    pub prompt_storage: aicp_domain::PromptStorage,
     /// Most rows per events export (`None`: no limit).
     pub export_max_rows: Option<u64>,
     /// HTTP workers.
@@ -175,6 +179,16 @@ impl Config {
             ingest_queue: positive("INGEST_QUEUE", 1024)?,
             ingest_max_rows_per_commit: positive("INGEST_MAX_ROWS_PER_COMMIT", 4000)?,
             export_max_rows: Some(num("EXPORT_MAX_ROWS", 0)?).filter(|n| *n > 0),
+            prompt_storage: match text("PROMPT_STORAGE", "fingerprint").as_str() {
+                "fingerprint" | "none" => aicp_domain::PromptStorage::Fingerprint,
+                "preview" => {
+                    aicp_domain::PromptStorage::Preview(positive("PROMPT_PREVIEW_CHARS", 200)?)
+                }
+                "full" => aicp_domain::PromptStorage::Full,
+                other => {
+                    bail!("PROMPT_STORAGE must be fingerprint, preview or full, got {other:?}")
+                }
+            },
             live_max_per_project: positive("LIVE_MAX_PER_PROJECT", 20)?,
             live_max_clients: positive("LIVE_MAX_CLIENTS", 1000)?,
             live_keepalive: Duration::from_secs(positive("LIVE_KEEPALIVE_SECS", 15)? as u64),

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// The server has as many live streams open as it may.
     #[error("Too many SSE connections")]
     StreamCapacity,
+    /// The event of a per-event endpoint does not exist (the original's 404 body).
+    #[error("Event not found")]
+    EventNotFound,
     /// A dependency is down; retry later.
     #[error("Service temporarily unavailable, retry later")]
     Unavailable,
@@ -103,6 +106,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::NotFound { .. } => "not_found",
+            ApiError::EventNotFound => "event_not_found",
             ApiError::TooManyStreams(_) => "too_many_streams",
             ApiError::StreamCapacity => "stream_capacity",
             ApiError::Unavailable => "service_unavailable",
@@ -161,7 +165,7 @@ impl ResponseError for ApiError {
             | ApiError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. } | ApiError::EventNotFound => StatusCode::NOT_FOUND,
             ApiError::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable | ApiError::Overloaded | ApiError::StreamCapacity => {
                 StatusCode::SERVICE_UNAVAILABLE

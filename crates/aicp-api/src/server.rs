@@ -4,17 +4,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpServer, web};
-use aicp_cache::{RateLimiterConfig, RedisHealth, RedisLiveHub, RedisRateLimiter};
+use aicp_cache::{RateLimiterConfig, RedisHealth, RedisJsonCache, RedisLiveHub, RedisRateLimiter};
 use aicp_domain::auth::{Authenticator, KeyDigester, KeyStore};
 use aicp_domain::pricing::{PricingService, RepriceService, original_fallback};
 use aicp_domain::ratelimit::RateLimiter;
+use aicp_domain::similarity::PromptAnalyzer;
 use aicp_domain::validation::Limits;
 use aicp_domain::{
     Catalogue, CostRepository, IngestService, PriceBook, SharedPriceBook, SystemClock,
 };
+use aicp_similarity::MinHashAnalyzer;
 use aicp_storage::{
     GroupCommitConfig, PgAnalyticsRepository, PgCostRepository, PgEventExporter, PgEventRepository,
-    PgHealth, PgKeyStore, PgPriceRepository, PoolConfig,
+    PgHealth, PgKeyStore, PgPriceRepository, PgPromptRepository, PoolConfig,
 };
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -22,7 +24,7 @@ use secrecy::ExposeSecret;
 use crate::config::Config;
 use crate::guard::{Guard, Policies, policy};
 use crate::routes::stream::{Live, Slots};
-use crate::state::AppState;
+use crate::state::{AppState, Prompts};
 
 /// How long a `/health` probe may take per dependency.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -78,12 +80,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         slots: Slots::new(config.live_max_per_project, config.live_max_clients),
         keepalive: config.live_keepalive,
     };
+    let analyzer: Arc<dyn PromptAnalyzer> = Arc::new(MinHashAnalyzer::default());
     let state = web::Data::new(AppState {
         live: Some(live),
         keys,
         guard: Some(guard),
         ingest: IngestService::new(Arc::new(repo), clock.clone(), book.clone(), Limits::default())
-            .with_publisher(hub.clone()),
+            .with_publisher(hub.clone())
+            .with_prompts(analyzer.clone(), config.prompt_storage),
+        prompts: Some(Prompts {
+            repo: Arc::new(PgPromptRepository::new(pg.clone())),
+            analyzer,
+            cache: Arc::new(RedisJsonCache::new(
+                redis.clone(),
+                &config.redis_prefix,
+                config.redis_timeout.max(PROBE_MIN),
+            )),
+        }),
         pricing,
         reprice: RepriceService::new(Arc::clone(&costs), book),
         analytics: Arc::new(PgAnalyticsRepository::new(pg.clone())),

@@ -36,6 +36,18 @@ pub struct AppState {
     pub guard: Option<crate::guard::Guard>,
     /// The live cost stream; `None` when not wired (some tests).
     pub live: Option<crate::routes::stream::Live>,
+    /// Prompt analytics; `None` when not wired (some tests).
+    pub prompts: Option<Prompts>,
     /// Largest request body in bytes.
     pub body_limit: usize,
+}
+
+/// What prompt analytics need.
+pub struct Prompts {
+    /// Stored fingerprints.
+    pub repo: Arc<dyn aicp_domain::PromptRepository>,
+    /// The fingerprinting scheme (for similarity scores).
+    pub analyzer: Arc<dyn aicp_domain::similarity::PromptAnalyzer>,
+    /// Cache of `/similar` answers.
+    pub cache: Arc<dyn aicp_domain::JsonCache>,
 }

@@ -7,11 +7,13 @@
 //! - [`RedisHealth`]: the `/health` probe.
 //! - [`ratelimit`]: the GCRA rate limiter ([`RedisRateLimiter`]) with its in-process fallback.
 
+pub mod cache;
 mod health;
 pub mod live;
 mod pool;
 pub mod ratelimit;
 
+pub use cache::RedisJsonCache;
 pub use health::RedisHealth;
 pub use live::RedisLiveHub;
 pub use pool::{RedisPool, build_pool};

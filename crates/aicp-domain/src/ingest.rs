@@ -5,13 +5,13 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::clock::Clock;
-use crate::event::PromptRecord;
-use crate::similarity::PromptAnalyzer;
 use crate::event::PricedEvent;
+use crate::event::PromptRecord;
 use crate::live::{CostPublisher, CostUpdate, NoPublisher};
 use crate::ports::{EventBatch, EventRepository, RepoError};
 use crate::pricing::SharedPriceBook;
 use crate::project::ProjectId;
+use crate::similarity::PromptAnalyzer;
 use crate::validation::{Issue, Limits, validate_batch};
 
 /// What an accepted batch did.
@@ -74,7 +74,11 @@ impl IngestService {
     }
 
     /// Fingerprints prompts with `analyzer`, keeping their text as `storage` allows.
-    pub fn with_prompts(mut self, analyzer: Arc<dyn PromptAnalyzer>, storage: PromptStorage) -> Self {
+    pub fn with_prompts(
+        mut self,
+        analyzer: Arc<dyn PromptAnalyzer>,
+        storage: PromptStorage,
+    ) -> Self {
         self.prompts = Some((analyzer, storage));
         self
     }
@@ -104,7 +108,9 @@ impl IngestService {
             .map(|event| {
                 let priced = book.price(&project, &event.model, event.timestamp, event.usage());
                 let prompt = match (&self.prompts, &event.prompt) {
-                    (Some((analyzer, storage)), Some(text)) => Some(record(analyzer.as_ref(), *storage, text)),
+                    (Some((analyzer, storage)), Some(text)) => {
+                        Some(record(analyzer.as_ref(), *storage, text))
+                    }
                     _ => None,
                 };
                 PricedEvent { event, priced, prompt }
@@ -143,7 +149,13 @@ fn record(analyzer: &dyn PromptAnalyzer, storage: PromptStorage, text: &str) -> 
         PromptStorage::Preview(n) => Some(text.chars().take(n).collect()),
         PromptStorage::Full => Some(text.to_owned()),
     };
-    PromptRecord { hash: fp.hash, template_hash: fp.template_hash, signature: fp.signature, bands, text }
+    PromptRecord {
+        hash: fp.hash,
+        template_hash: fp.template_hash,
+        signature: fp.signature,
+        bands,
+        text,
+    }
 }
 
 /// What the inserted events of `batch` add to the project's totals.

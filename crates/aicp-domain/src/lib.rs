@@ -25,7 +25,8 @@ pub use ingest::{IngestError, IngestReceipt, IngestService, PromptStorage};
 pub use money::Usd;
 pub use ports::{
     AnalyticsRepository, CostRepository, CoverageStats, DependencyProbe, EventBatch, EventExporter,
-    EventRepository, EventStream, InsertSummary, PriceRepository, RepoError, StoredCall,
+    EventRepository, EventStream, InsertSummary, JsonCache, PriceRepository, PromptModelRow,
+    PromptRepository, RepoError, StoredCall, StoredPrompt,
 };
 pub use pricing::{Catalogue, PriceBook, PriceSource, Priced, SharedPriceBook, Usage};
 pub use project::ProjectId;

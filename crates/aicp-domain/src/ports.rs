@@ -313,3 +313,110 @@ pub trait EventExporter: Send + Sync {
         max_rows: Option<u64>,
     ) -> EventStream;
 }
+
+/// One (prompt, model) aggregate of a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptModelRow {
+    /// Exact prompt hash.
+    pub prompt_hash: String,
+    /// Template hash.
+    pub template_hash: String,
+    /// Kept text (per the privacy setting), from the most recent call.
+    pub content: Option<String>,
+    /// Model as reported.
+    pub model: String,
+    /// Most frequent feature of the group.
+    pub feature: String,
+    /// Calls.
+    pub calls: u64,
+    /// Their cost.
+    pub cost: Usd,
+    /// Input + output tokens.
+    pub tokens: u64,
+    /// Prompt tokens not read from or written to cache.
+    pub uncached_input_tokens: u64,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Most recent call.
+    pub latest_id: uuid::Uuid,
+    /// Its time.
+    pub latest_at: DateTime<Utc>,
+    /// Signature of the most recent call.
+    pub signature: Vec<u32>,
+    /// Band keys of the most recent call.
+    pub bands: Vec<u64>,
+}
+
+/// A stored prompt's fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPrompt {
+    /// Exact hash.
+    pub prompt_hash: String,
+    /// Signature.
+    pub signature: Vec<u32>,
+    /// Band keys.
+    pub bands: Vec<u64>,
+}
+
+/// Prompt fingerprints for repeat and near-duplicate analysis.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PromptRepository: Send + Sync {
+    /// Aggregates per (prompt hash, model) of the window's fingerprinted calls, the most
+    /// expensive prompts first, covering at most `limit` prompts.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] when the store cannot be reached.
+    async fn prompt_models(
+        &self,
+        project: &ProjectId,
+        window: &TimeWindow,
+        limit: usize,
+    ) -> Result<Vec<PromptModelRow>, RepoError>;
+
+    /// Prompts (other than `exclude`) sharing at least one band key with `bands`, optionally
+    /// within `window`, aggregated like [`PromptRepository::prompt_models`]; at most `limit`
+    /// candidate prompts.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] when the store cannot be reached.
+    async fn candidates<'a>(
+        &self,
+        project: &ProjectId,
+        window: Option<TimeWindow>,
+        bands: &[u64],
+        exclude: &'a str,
+        limit: usize,
+    ) -> Result<Vec<PromptModelRow>, RepoError>;
+
+    /// The event `id` of `project`: `None` when there is no such event, `Some(None)` when it
+    /// carries no prompt.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] when the store cannot be reached.
+    async fn event_prompt(
+        &self,
+        project: &ProjectId,
+        id: uuid::Uuid,
+    ) -> Result<Option<Option<StoredPrompt>>, RepoError>;
+
+    /// Median input tokens per feature in the window (successful calls), for the bloat signal.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] when the store cannot be reached.
+    async fn feature_medians(
+        &self,
+        project: &ProjectId,
+        window: &TimeWindow,
+    ) -> Result<Vec<(String, f64)>, RepoError>;
+}
+
+/// A small JSON cache with expiry (answers that are expensive and may be an hour stale).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait JsonCache: Send + Sync {
+    /// The cached value, if any (a cache that is down answers `None`).
+    async fn get(&self, key: &str) -> Option<String>;
+    /// Stores `value` for `ttl` (best effort).
+    async fn put(&self, key: &str, value: &str, ttl: std::time::Duration);
+}

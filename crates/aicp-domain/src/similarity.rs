@@ -157,7 +157,6 @@ pub fn prompt_text<R: AsRef<str>, C: AsRef<str>>(messages: &[(R, C)]) -> String 
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

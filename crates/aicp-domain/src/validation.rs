@@ -258,7 +258,11 @@ impl Validator<'_> {
             return None;
         };
         if items.len() > MAX_MESSAGES {
-            self.push(path, "messages", format!("Array must contain at most {MAX_MESSAGES} element(s)"));
+            self.push(
+                path,
+                "messages",
+                format!("Array must contain at most {MAX_MESSAGES} element(s)"),
+            );
             return None;
         }
         let before = self.issues.len();
@@ -275,7 +279,11 @@ impl Validator<'_> {
             }
         }
         if total > MAX_PROMPT_CHARS {
-            self.push(path, "messages", format!("Messages must contain at most {MAX_PROMPT_CHARS} characters in all"));
+            self.push(
+                path,
+                "messages",
+                format!("Messages must contain at most {MAX_PROMPT_CHARS} characters in all"),
+            );
         }
         (self.issues.len() == before).then(|| Some(crate::similarity::prompt_text(&pairs)))
     }

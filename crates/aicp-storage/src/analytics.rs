@@ -521,7 +521,7 @@ impl AnalyticsRepository for PgAnalyticsRepository {
             .filter(events::trace_id.eq(trace_id.to_owned()))
             .select(EventRow::as_select())
             .order_by((events::created_at.asc(), events::span_id.asc()))
-            .limit(10_000)
+            .limit(10_001)
             .into_boxed();
         self.load_events(query).await
     }

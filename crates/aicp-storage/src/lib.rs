@@ -11,6 +11,7 @@ pub mod keys;
 pub mod migrate;
 pub mod pool;
 pub mod prices;
+pub mod prompts;
 mod rows;
 pub mod schema;
 
@@ -23,3 +24,4 @@ pub use keys::PgKeyStore;
 pub use migrate::{MIGRATIONS, ensure_database, migrations_fingerprint, run_migrations};
 pub use pool::{PgConn, PgPool, PoolConfig, build_pool};
 pub use prices::PgPriceRepository;
+pub use prompts::PgPromptRepository;

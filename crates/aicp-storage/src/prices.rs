@@ -79,7 +79,7 @@ fn from_stored(row: StoredPriceRow) -> Result<PriceRow, RepoError> {
         aliases: row.aliases.into_iter().flatten().collect(),
         kind,
         above_input_tokens: u64::try_from(row.above_input_tokens).unwrap_or(0),
-        usd_per_1m: row.usd_per_1m,
+        usd_per_1m: row.usd_per_1m.normalize(),
         effective_from: row.effective_from,
     })
 }

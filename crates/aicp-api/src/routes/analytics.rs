@@ -58,6 +58,11 @@ pub struct AnalyticsQuery {
 }
 
 impl AnalyticsQuery {
+    /// The window (for sibling route modules).
+    pub(crate) fn window_pub(&self) -> Result<TimeWindow, ApiError> {
+        self.window()
+    }
+
     fn window(&self) -> Result<TimeWindow, ApiError> {
         Ok(TimeWindow::parse(self.from.as_deref(), self.to.as_deref())?)
     }
@@ -299,6 +304,10 @@ pub async fn prompts(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let window = q.window()?;
+    if let Some(groups) = crate::routes::prompts::prompt_groups(&req, &state, &window).await? {
+        return Ok(HttpResponse::Ok().json(groups));
+    }
+    // No fingerprinted prompt in the window: the original's metadata-based bloat report.
     let rows = state.analytics.prompt_bloat(&project_of(&req), &window, 20).await?;
     let body: Vec<PromptItem> = rows
         .into_iter()
@@ -466,21 +475,26 @@ pub async fn trace(
     if trace_id.is_empty() || trace_id.len() > 128 || trace_id.contains('\0') {
         return Err(ApiError::InvalidParameter("traceId must be 1 to 128 characters".into()));
     }
-    let spans = state.analytics.trace_spans(&project_of(&req), &trace_id).await?;
+    let mut spans = state.analytics.trace_spans(&project_of(&req), &trace_id).await?;
+    let cut = spans.len() > TRACE_MAX;
+    spans.truncate(TRACE_MAX);
     if spans.is_empty() {
         return Err(ApiError::NotFound { path: req.path().to_owned() });
     }
     let total: Usd = spans.iter().map(|s| s.verified_cost).sum();
     let roots = trace_tree(&spans);
-    Ok(HttpResponse::Ok().json(serde_json::json!({
+    let body = serde_json::json!({
         "traceId": trace_id,
         "spanCount": spans.len(),
         "totalCostUsd": total,
         "roots": roots,
-    })))
+    });
+    Ok(truncated(HttpResponse::Ok().json(body), cut))
 }
 
 const SPANS_MAX: usize = 200_000;
+/// Most spans of one trace shown (the store returns one more to detect a cut).
+const TRACE_MAX: usize = 10_000;
 
 /// The call-path flamegraph: spans of every trace in the window aggregated by their path of
 /// `feature · model` steps from the root span.

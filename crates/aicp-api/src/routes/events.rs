@@ -63,6 +63,20 @@ pub struct EventPayload {
     retry_count: Option<i32>,
     /// Default false.
     is_error: Option<bool>,
+    /// *Additive.* Of `outputTokens`, reasoning / thinking tokens.
+    reasoning_tokens: Option<i32>,
+    /// *Additive.* Prompt tokens written to the provider's cache (part of `inputTokens`).
+    cache_write_tokens: Option<i32>,
+    /// *Additive.* Of `cacheWriteTokens`, those with a one-hour TTL.
+    cache_write_1h_tokens: Option<i32>,
+    /// *Additive.* The provider's own reported cost, USD.
+    #[schema(value_type = Option<f64>)]
+    provider_cost_usd: Option<String>,
+    /// *Additive.* The prompt text (fingerprinted; stored per `PROMPT_STORAGE`).
+    prompt: Option<String>,
+    /// *Additive.* The prompt as chat messages `[{role, content}]` (used when `prompt` is absent).
+    #[schema(value_type = Option<Vec<Object>>)]
+    messages: Option<Vec<serde_json::Value>>,
 }
 
 /// Accepted batch.

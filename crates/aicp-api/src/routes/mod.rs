@@ -8,6 +8,7 @@ pub mod export;
 pub mod health;
 pub mod openapi;
 pub mod pricing;
+pub mod prompts;
 pub mod stream;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -31,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(analytics::top_calls)
             .service(analytics::trace)
             .service(analytics::call_paths_route)
+            .service(prompts::similar)
+            .service(prompts::templates)
             .service(admin::create)
             .service(admin::list)
             .service(admin::revoke)

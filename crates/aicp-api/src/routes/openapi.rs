@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, IssueBody};
-use crate::routes::{admin, analytics, events, export, health, pricing, stream};
+use crate::routes::{admin, analytics, events, export, health, pricing, prompts, stream};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -27,6 +27,8 @@ use crate::routes::{admin, analytics, events, export, health, pricing, stream};
         analytics::top_calls,
         analytics::trace,
         analytics::call_paths_route,
+        prompts::similar,
+        prompts::templates,
         export::events,
         export::cost_summary,
         export::features,
@@ -52,6 +54,9 @@ use crate::routes::{admin, analytics, events, export, health, pricing, stream};
         events::EventPayload,
         events::IngestResponse,
         analytics::BreakdownItem,
+        prompts::PromptGroup,
+        prompts::SimilarPrompt,
+        prompts::Bloat,
         analytics::TimeseriesPoint,
         analytics::PromptItem,
         analytics::RealtimeTotals,

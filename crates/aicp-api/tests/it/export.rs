@@ -194,6 +194,7 @@ async fn a_database_that_is_down_is_a_503_not_an_empty_file() {
         keys: Arc::new(aicp_domain::auth::MockKeyStore::new()),
         database: Arc::new(FixedProbe(false)),
         redis: Arc::new(FixedProbe(true)),
+        prompts: None,
     });
     let (status, headers, _) = raw(&app, "/api/v1/export/events").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

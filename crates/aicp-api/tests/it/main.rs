@@ -11,4 +11,5 @@ mod ingest;
 mod live;
 mod pricing;
 mod process;
+mod prompts;
 mod support;

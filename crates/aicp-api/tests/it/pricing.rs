@@ -224,6 +224,7 @@ async fn a_price_store_outage_is_a_503_and_the_prices_in_force_stay() {
         keys: Arc::new(aicp_domain::auth::MockKeyStore::new()),
         database: Arc::new(FixedProbe(false)),
         redis: Arc::new(FixedProbe(true)),
+        prompts: None,
     });
     let price = json!({"model": "gpt-4o", "effectiveFrom": "2026-01-01", "input": 1, "output": 2});
     let reply = app.put_json("/api/v1/pricing", price).await;

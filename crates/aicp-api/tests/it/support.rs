@@ -62,6 +62,15 @@ impl TestApp {
     }
 
     pub async fn with_body_limit(body_limit: usize) -> Self {
+        Self::build(body_limit, aicp_domain::PromptStorage::Full).await
+    }
+
+    /// Real database, prompts kept as `storage` says.
+    pub async fn with_prompt_storage(storage: aicp_domain::PromptStorage) -> Self {
+        Self::build(10 * 1024 * 1024, storage).await
+    }
+
+    async fn build(body_limit: usize, storage: aicp_domain::PromptStorage) -> Self {
         let db = TestDatabase::new().await;
         let pool = build_pool(&PoolConfig::new(db.url())).unwrap();
         let (repo, _writers) =
@@ -76,8 +85,20 @@ impl TestApp {
             analytics: Arc::new(aicp_storage::PgAnalyticsRepository::new(pool.clone())),
             exporter: Arc::new(aicp_storage::PgEventExporter::new(pool.clone())),
             keys: Arc::new(aicp_storage::PgKeyStore::new(pool.clone())),
-            database: Arc::new(aicp_storage::PgHealth::new(pool, Duration::from_secs(1))),
-            redis: Arc::new(aicp_cache::RedisHealth::new(redis, Duration::from_millis(500))),
+            database: Arc::new(aicp_storage::PgHealth::new(pool.clone(), Duration::from_secs(1))),
+            redis: Arc::new(aicp_cache::RedisHealth::new(
+                redis.clone(),
+                Duration::from_millis(500),
+            )),
+            prompts: Some((
+                Arc::new(aicp_storage::PgPromptRepository::new(pool.clone())),
+                Arc::new(aicp_cache::RedisJsonCache::new(
+                    redis,
+                    &format!("aicp-test:{}:", uuid::Uuid::new_v4()),
+                    Duration::from_millis(500),
+                )),
+                storage,
+            )),
         };
         let state = state(parts, body_limit);
         state.pricing.install_catalogue().await.unwrap();
@@ -99,6 +120,7 @@ impl TestApp {
             keys: Arc::new(aicp_domain::auth::MockKeyStore::new()),
             database,
             redis,
+            prompts: None,
         };
         Self { db: None, state: state(parts, 10 * 1024 * 1024) }
     }
@@ -202,6 +224,13 @@ impl TestApp {
     }
 }
 
+/// Prompt repository, its cache and the storage setting.
+pub type PromptParts = (
+    Arc<dyn aicp_domain::PromptRepository>,
+    Arc<dyn aicp_domain::JsonCache>,
+    aicp_domain::PromptStorage,
+);
+
 /// The ports behind a TestApp.
 pub struct Parts {
     pub repo: Arc<dyn EventRepository>,
@@ -212,6 +241,7 @@ pub struct Parts {
     pub keys: Arc<dyn aicp_domain::auth::KeyStore>,
     pub database: Arc<dyn DependencyProbe>,
     pub redis: Arc<dyn DependencyProbe>,
+    pub prompts: Option<PromptParts>,
 }
 
 fn state(parts: Parts, body_limit: usize) -> web::Data<AppState> {
@@ -220,8 +250,17 @@ fn state(parts: Parts, body_limit: usize) -> web::Data<AppState> {
     let book = Arc::new(book());
     let pricing =
         PricingService::new(parts.prices, Arc::clone(&book), catalogue, original_fallback());
+    let analyzer: Arc<dyn aicp_domain::similarity::PromptAnalyzer> =
+        Arc::new(aicp_similarity::MinHashAnalyzer::default());
+    let mut ingest =
+        IngestService::new(parts.repo, clock.clone(), Arc::clone(&book), Limits::default());
+    let mut prompts = None;
+    if let Some((repo, cache, storage)) = parts.prompts {
+        ingest = ingest.with_prompts(Arc::clone(&analyzer), storage);
+        prompts = Some(aicp_api::state::Prompts { repo, analyzer, cache });
+    }
     web::Data::new(AppState {
-        ingest: IngestService::new(parts.repo, clock.clone(), Arc::clone(&book), Limits::default()),
+        ingest,
         pricing,
         reprice: RepriceService::new(Arc::clone(&parts.costs), book),
         costs: parts.costs,
@@ -230,6 +269,7 @@ fn state(parts: Parts, body_limit: usize) -> web::Data<AppState> {
         keys: parts.keys,
         guard: None,
         live: None,
+        prompts,
         export_max_rows: None,
         database: parts.database,
         redis: parts.redis,

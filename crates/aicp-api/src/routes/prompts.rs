@@ -1,0 +1,366 @@
+//! Prompt analytics: what a team spends on repeated and near-duplicate prompts, what caching would
+//! have saved, which templates cost most, and the near-duplicates of one call
+//! (original-api.md §7.4, §7.7, with `similarPrompts` filled and real similarity scores).
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use aicp_domain::similarity::{DEFAULT_SIMILARITY_THRESHOLD, PromptAnalyzer, PromptFingerprint};
+use aicp_domain::{PriceBook, PromptModelRow, TimeWindow, Usd};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::analytics::AnalyticsQuery;
+use crate::routes::project_of;
+use crate::state::AppState;
+
+/// How long `/similar` answers are cached.
+const SIMILAR_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+/// Prompt groups in the report.
+const GROUPS: usize = 20;
+/// Near-duplicate candidates examined per prompt.
+const CANDIDATES: usize = 200;
+
+fn number(usd: Usd) -> f64 {
+    usd.amount().to_string().parse().unwrap_or(0.0)
+}
+
+/// One near-duplicate prompt.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SimilarPrompt {
+    /// The most recent call with this prompt.
+    id: uuid::Uuid,
+    /// Its exact hash.
+    prompt_hash: String,
+    /// Its text, as the privacy setting allows (empty when not stored).
+    content: String,
+    /// Feature of most of its calls.
+    feature: String,
+    /// Model of its most recent call.
+    model: String,
+    /// Estimated Jaccard similarity of the normalised texts (MinHash), 0..1.
+    similarity: f64,
+    /// Calls.
+    occurrences: u64,
+    /// Their cost, USD.
+    total_cost_usd: f64,
+}
+
+/// A prompt group of the report.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptGroup {
+    /// MD5 of the normalised text.
+    prompt_hash: String,
+    /// MD5 of the template (numbers, ids, dates, e-mails... masked).
+    template_hash: String,
+    /// Text as the privacy setting allows (empty when not stored).
+    content: String,
+    /// Whether `content` holds text.
+    content_stored: bool,
+    /// Feature of most calls.
+    feature: String,
+    /// Calls.
+    occurrences: u64,
+    /// Their cost, USD (number, as the original).
+    total_cost_usd: f64,
+    /// Mean input + output tokens per call.
+    avg_tokens: f64,
+    /// Near-duplicates (other prompts at or above the similarity threshold).
+    similar_prompts: Vec<SimilarPrompt>,
+    /// Spend on the repeats (every call after the first), exact.
+    #[schema(value_type = String)]
+    repeated_spend_usd: Usd,
+    /// Estimated saving had the repeated uncached input been read from the provider's prompt cache
+    /// (at each model's cached-input price), exact.
+    #[schema(value_type = String)]
+    prompt_cache_saving_usd: Usd,
+    /// Estimated saving had repeats been answered from a response cache (their whole cost).
+    #[schema(value_type = String)]
+    response_cache_saving_usd: Usd,
+    /// Mean input tokens of this prompt versus the median of its feature.
+    bloat: Bloat,
+}
+
+/// The bloat signal.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Bloat {
+    /// Mean input tokens per call of this prompt.
+    avg_input_tokens: f64,
+    /// Median input tokens of the feature's successful calls in the window.
+    feature_median_input_tokens: f64,
+    /// `avg / median` (0 without a median).
+    ratio: f64,
+    /// `ratio > 1.5` (the original's threshold).
+    bloated: bool,
+}
+
+fn repeat_share(calls: u64) -> Decimal {
+    if calls <= 1 { Decimal::ZERO } else { Decimal::from(calls - 1) / Decimal::from(calls) }
+}
+
+/// Saving had the repeated uncached input of `row` been cache reads, at the price of its model
+/// when it was last called (zero for a model without a cache discount or unknown).
+fn prompt_cache_saving(
+    book: &PriceBook,
+    project: &aicp_domain::ProjectId,
+    row: &PromptModelRow,
+) -> Usd {
+    let pricing = book.find_custom(project, &row.model).or_else(|| book.find_catalogue(&row.model));
+    let Some(period) = pricing.and_then(|m| m.period_at(row.latest_at)) else { return Usd::ZERO };
+    let Some(cached) = period.rates.cache_read else { return Usd::ZERO };
+    let discount = (period.rates.input - cached).max(Decimal::ZERO);
+    let tokens = Decimal::from(row.uncached_input_tokens) * repeat_share(row.calls);
+    Usd::new(tokens * discount / Decimal::from(1_000_000))
+}
+
+fn fingerprint(analyzer: &dyn PromptAnalyzer, hash: &str, signature: &[u32]) -> PromptFingerprint {
+    PromptFingerprint {
+        hash: hash.to_owned(),
+        template_hash: String::new(),
+        signature: signature.to_vec(),
+        scheme: analyzer.fingerprint("").scheme,
+        normalized_chars: 0,
+    }
+}
+
+/// Folds (prompt, model) rows into one entry per prompt, keeping the first row's identity.
+fn by_prompt(rows: Vec<PromptModelRow>) -> Vec<(PromptModelRow, Vec<PromptModelRow>)> {
+    let mut order = Vec::new();
+    let mut map: BTreeMap<String, Vec<PromptModelRow>> = BTreeMap::new();
+    for r in rows {
+        if !map.contains_key(&r.prompt_hash) {
+            order.push(r.prompt_hash.clone());
+        }
+        map.entry(r.prompt_hash.clone()).or_default().push(r);
+    }
+    order
+        .into_iter()
+        .filter_map(|h| {
+            let rows = map.remove(&h)?;
+            let head = rows.iter().max_by_key(|r| r.latest_at)?.clone();
+            Some((head, rows))
+        })
+        .collect()
+}
+
+fn similar_of(
+    analyzer: &dyn PromptAnalyzer,
+    me: &PromptFingerprint,
+    candidates: Vec<PromptModelRow>,
+    threshold: f64,
+) -> Vec<SimilarPrompt> {
+    let mut out: Vec<SimilarPrompt> = by_prompt(candidates)
+        .into_iter()
+        .filter_map(|(head, rows)| {
+            let similarity = if head.prompt_hash == me.hash {
+                1.0
+            } else {
+                analyzer.similarity(me, &fingerprint(analyzer, &head.prompt_hash, &head.signature))
+            };
+            (similarity >= threshold).then(|| SimilarPrompt {
+                id: head.latest_id,
+                prompt_hash: head.prompt_hash.clone(),
+                content: head.content.clone().unwrap_or_default(),
+                feature: head.feature.clone(),
+                model: head.model.clone(),
+                similarity,
+                occurrences: rows.iter().map(|r| r.calls).sum(),
+                total_cost_usd: number(rows.iter().map(|r| r.cost).sum()),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.similarity.total_cmp(&a.similarity).then(b.total_cost_usd.total_cmp(&a.total_cost_usd))
+    });
+    out
+}
+
+/// The prompt report of a window, or `None` when no call of the window carries a prompt.
+pub async fn prompt_groups(
+    req: &HttpRequest,
+    state: &AppState,
+    window: &TimeWindow,
+) -> Result<Option<Vec<PromptGroup>>, ApiError> {
+    let Some(p) = state.prompts.as_ref() else { return Ok(None) };
+    let project = project_of(req);
+    let rows = p.repo.prompt_models(&project, window, GROUPS).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let medians: BTreeMap<String, f64> =
+        p.repo.feature_medians(&project, window).await?.into_iter().collect();
+    let book = state.pricing.book().current();
+    let mut groups = Vec::new();
+    for (head, rows) in by_prompt(rows) {
+        let calls: u64 = rows.iter().map(|r| r.calls).sum();
+        let cost: Usd = rows.iter().map(|r| r.cost).sum();
+        let tokens: u64 = rows.iter().map(|r| r.tokens).sum();
+        let input: u64 = rows.iter().map(|r| r.input_tokens).sum();
+        let me = fingerprint(p.analyzer.as_ref(), &head.prompt_hash, &head.signature);
+        let candidates = p
+            .repo
+            .candidates(&project, Some(*window), &head.bands, &head.prompt_hash, CANDIDATES)
+            .await?;
+        let mut near =
+            similar_of(p.analyzer.as_ref(), &me, candidates, DEFAULT_SIMILARITY_THRESHOLD);
+        near.truncate(5);
+        let avg_input = if calls == 0 { 0.0 } else { input as f64 / calls as f64 };
+        let median = medians.get(&head.feature).copied().unwrap_or(0.0);
+        let ratio = if median > 0.0 { avg_input / median } else { 0.0 };
+        groups.push(PromptGroup {
+            prompt_hash: head.prompt_hash.clone(),
+            template_hash: head.template_hash.clone(),
+            content_stored: head.content.is_some(),
+            content: head.content.clone().unwrap_or_default(),
+            feature: head.feature.clone(),
+            occurrences: calls,
+            total_cost_usd: number(cost),
+            avg_tokens: if calls == 0 { 0.0 } else { tokens as f64 / calls as f64 },
+            similar_prompts: near,
+            repeated_spend_usd: Usd::new(cost.amount() * repeat_share(calls)),
+            prompt_cache_saving_usd: rows
+                .iter()
+                .map(|r| prompt_cache_saving(&book, &project, r))
+                .sum(),
+            response_cache_saving_usd: Usd::new(cost.amount() * repeat_share(calls)),
+            bloat: Bloat {
+                avg_input_tokens: avg_input,
+                feature_median_input_tokens: median,
+                ratio,
+                bloated: ratio > 1.5,
+            },
+        });
+    }
+    groups.sort_by(|a, b| {
+        b.total_cost_usd.total_cmp(&a.total_cost_usd).then(a.prompt_hash.cmp(&b.prompt_hash))
+    });
+    Ok(Some(groups))
+}
+
+/// Query of `/similar`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SimilarQuery {
+    /// Minimum similarity, 0..1 (default 0.8).
+    threshold: Option<String>,
+    /// Most results, 1..100 (default 10).
+    limit: Option<String>,
+}
+
+/// Near-duplicates of the prompt of one call, across the project's history: real similarity
+/// scores (estimated Jaccard of the normalised texts), `threshold` honoured, `limit` capped.
+/// Cached for an hour per (project, event, threshold, limit, fingerprint scheme).
+#[utoipa::path(get, path = "/api/v1/analytics/prompts/{id}/similar", tag = "analytics",
+    params(("id" = String, Path, description = "Event id"), SimilarQuery),
+    responses(
+        (status = 200, body = Vec<SimilarPrompt>),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "Event not found", body = ErrorBody)))]
+#[get("/analytics/prompts/{id}/similar")]
+pub async fn similar(
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<SimilarQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid::Uuid::parse_str(&path)
+        .map_err(|_| ApiError::InvalidParameter("The event id must be a UUID".into()))?;
+    let threshold = match q.threshold.as_deref().filter(|t| !t.is_empty()) {
+        None => DEFAULT_SIMILARITY_THRESHOLD,
+        Some(t) => t.parse::<f64>().ok().filter(|v| (0.0..=1.0).contains(v)).ok_or_else(|| {
+            ApiError::InvalidParameter(format!(
+                "\"threshold\" must be a number from 0 to 1, received '{t}'"
+            ))
+        })?,
+    };
+    let limit = match q.limit.as_deref().filter(|l| !l.is_empty()) {
+        None => 10,
+        Some(l) => l.parse::<usize>().ok().filter(|v| (1..=100).contains(v)).ok_or_else(|| {
+            ApiError::InvalidParameter(format!(
+                "\"limit\" must be a whole number from 1 to 100, received '{l}'"
+            ))
+        })?,
+    };
+    let Some(p) = state.prompts.as_ref() else {
+        return Err(ApiError::NotFound { path: req.path().to_owned() });
+    };
+    let project = project_of(&req);
+    let scheme = p.analyzer.fingerprint("").scheme;
+    let key = format!("similar:{}:{id}:{threshold}:{limit}:{scheme}", project.as_str());
+    if let Some(hit) = p.cache.get(&key).await
+        && let Ok(body) = serde_json::from_str::<Vec<SimilarPrompt>>(&hit)
+    {
+        return Ok(HttpResponse::Ok().insert_header(("x-cache", "hit")).json(body));
+    }
+    let stored = match p.repo.event_prompt(&project, id).await? {
+        None => return Err(ApiError::EventNotFound),
+        Some(None) => None,
+        Some(Some(s)) => Some(s),
+    };
+    let mut body = Vec::new();
+    if let Some(me) = stored {
+        let fp = fingerprint(p.analyzer.as_ref(), &me.prompt_hash, &me.signature);
+        let candidates = p.repo.candidates(&project, None, &me.bands, "", CANDIDATES).await?;
+        body = similar_of(p.analyzer.as_ref(), &fp, candidates, threshold);
+        // The call itself is not its own near-duplicate: drop it from its exact group.
+        if let Some(own) = body.iter_mut().find(|s| s.prompt_hash == me.prompt_hash) {
+            own.occurrences = own.occurrences.saturating_sub(1);
+        }
+        body.retain(|s| s.occurrences > 0);
+        body.truncate(limit);
+    }
+    if let Ok(text) = serde_json::to_string(&body) {
+        p.cache.put(&key, &text, SIMILAR_TTL).await;
+    }
+    Ok(HttpResponse::Ok().insert_header(("x-cache", "miss")).json(body))
+}
+
+/// Cost per prompt template (the same prompt with different variables), most expensive first.
+#[utoipa::path(get, path = "/api/v1/analytics/prompt-templates", tag = "analytics", params(AnalyticsQuery),
+    responses((status = 200, description = "[{templateHash, content, prompts, occurrences, totalCostUsd}]", body = Vec<Object>), (status = 400, body = ErrorBody)))]
+#[get("/analytics/prompt-templates")]
+pub async fn templates(
+    req: HttpRequest,
+    q: web::Query<AnalyticsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let window = q.window_pub()?;
+    let Some(p) = state.prompts.as_ref() else {
+        return Ok(HttpResponse::Ok().json(Vec::<()>::new()));
+    };
+    let rows = p.repo.prompt_models(&project_of(&req), &window, 10_000).await?;
+    let mut by_template: BTreeMap<String, (String, std::collections::BTreeSet<String>, u64, Usd)> =
+        BTreeMap::new();
+    for r in rows {
+        let e = by_template.entry(r.template_hash.clone()).or_insert_with(|| {
+            (r.content.clone().unwrap_or_default(), Default::default(), 0, Usd::ZERO)
+        });
+        e.1.insert(r.prompt_hash.clone());
+        e.2 += r.calls;
+        e.3 = e.3 + r.cost;
+    }
+    let mut out: Vec<serde_json::Value> = by_template
+        .into_iter()
+        .map(|(template, (content, prompts, calls, cost))| {
+            serde_json::json!({
+                "templateHash": template,
+                "content": content,
+                "prompts": prompts.len(),
+                "occurrences": calls,
+                "totalCostUsd": cost,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        let c = |v: &serde_json::Value| {
+            v["totalCostUsd"].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0)
+        };
+        c(b).total_cmp(&c(a))
+    });
+    out.truncate(100);
+    Ok(HttpResponse::Ok().json(out))
+}

@@ -1,0 +1,232 @@
+//! [`PgPromptRepository`]: prompt fingerprints for repeats and near-duplicates.
+
+use aicp_domain::{
+    ProjectId, PromptModelRow, PromptRepository, RepoError, StoredPrompt, TimeWindow, Usd,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Double, Int4, Int8, Nullable, Numeric, Text, Timestamptz};
+use diesel_async::RunQueryDsl;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::error::from_query;
+use crate::pool::{PgConn, PgPool};
+use crate::schema::events;
+
+/// Prompts on PostgreSQL.
+pub struct PgPromptRepository {
+    pool: PgPool,
+}
+
+impl PgPromptRepository {
+    /// A repository over `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    async fn conn(&self) -> Result<PgConn, RepoError> {
+        self.pool.get().await.map_err(|e| RepoError::Unavailable(e.to_string()))
+    }
+}
+
+#[derive(QueryableByName)]
+struct GroupSql {
+    #[diesel(sql_type = Text)]
+    prompt_hash: String,
+    #[diesel(sql_type = Text)]
+    template_hash: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    content: Option<String>,
+    #[diesel(sql_type = Text)]
+    model: String,
+    #[diesel(sql_type = Text)]
+    feature: String,
+    #[diesel(sql_type = Int8)]
+    calls: i64,
+    #[diesel(sql_type = Numeric)]
+    cost: Decimal,
+    #[diesel(sql_type = Numeric)]
+    tokens: Decimal,
+    #[diesel(sql_type = Numeric)]
+    uncached: Decimal,
+    #[diesel(sql_type = Numeric)]
+    input: Decimal,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    latest_id: Uuid,
+    #[diesel(sql_type = Timestamptz)]
+    latest_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Array<Nullable<Int4>>>)]
+    signature: Option<Vec<Option<i32>>>,
+    #[diesel(sql_type = Nullable<Array<Nullable<Int8>>>)]
+    bands: Option<Vec<Option<i64>>>,
+}
+
+fn whole(d: Decimal) -> u64 {
+    let t = d.trunc();
+    u64::try_from(t.mantissa() / 10i128.pow(t.scale())).unwrap_or(0)
+}
+
+fn signature(v: Option<Vec<Option<i32>>>) -> Vec<u32> {
+    v.unwrap_or_default().into_iter().flatten().map(i32::cast_unsigned).collect()
+}
+
+fn bands(v: Option<Vec<Option<i64>>>) -> Vec<u64> {
+    v.unwrap_or_default().into_iter().flatten().map(i64::cast_unsigned).collect()
+}
+
+impl From<GroupSql> for PromptModelRow {
+    fn from(r: GroupSql) -> Self {
+        PromptModelRow {
+            prompt_hash: r.prompt_hash,
+            template_hash: r.template_hash,
+            content: r.content,
+            model: r.model,
+            feature: r.feature,
+            calls: u64::try_from(r.calls).unwrap_or(0),
+            cost: Usd::new(r.cost),
+            tokens: whole(r.tokens),
+            uncached_input_tokens: whole(r.uncached),
+            input_tokens: whole(r.input),
+            latest_id: r.latest_id,
+            latest_at: r.latest_at,
+            signature: signature(r.signature),
+            bands: bands(r.bands),
+        }
+    }
+}
+
+/// Aggregates per (prompt, model) over the rows of `w` whose prompt is among `top`.
+fn grouped(w: &str, top_order: &str, limit: usize) -> String {
+    format!(
+        "WITH w AS ({w}), \
+         top AS (SELECT prompt_hash FROM w GROUP BY prompt_hash ORDER BY {top_order}, prompt_hash LIMIT {limit}), \
+         latest AS (SELECT DISTINCT ON (w.prompt_hash) w.prompt_hash, w.id, w.created_at, w.template_hash, \
+            w.prompt_text, w.prompt_signature, w.prompt_bands FROM w JOIN top USING (prompt_hash) \
+            ORDER BY w.prompt_hash, w.created_at DESC, w.id DESC), \
+         feat AS (SELECT DISTINCT ON (prompt_hash) prompt_hash, feature FROM \
+            (SELECT w.prompt_hash, w.feature, count(*) AS c FROM w JOIN top USING (prompt_hash) GROUP BY 1, 2) x \
+            ORDER BY prompt_hash, c DESC, feature) \
+         SELECT w.prompt_hash, l.template_hash, l.prompt_text AS content, w.model, f.feature, \
+            count(*) AS calls, sum(w.verified_cost_usd) AS cost, \
+            sum(w.input_tokens::bigint + w.output_tokens)::numeric AS tokens, \
+            sum(greatest(w.input_tokens - w.cached_tokens - w.cache_write_tokens, 0))::numeric AS uncached, \
+            sum(w.input_tokens)::numeric AS input, l.id AS latest_id, l.created_at AS latest_at, \
+            l.prompt_signature AS signature, l.prompt_bands AS bands \
+         FROM w JOIN top USING (prompt_hash) JOIN latest l USING (prompt_hash) JOIN feat f USING (prompt_hash) \
+         GROUP BY w.prompt_hash, l.template_hash, l.prompt_text, w.model, f.feature, l.id, l.created_at, \
+            l.prompt_signature, l.prompt_bands"
+    )
+}
+
+const W_COLUMNS: &str = "id, created_at, prompt_hash, template_hash, prompt_text, model, feature, \
+    verified_cost_usd, input_tokens, output_tokens, cached_tokens, cache_write_tokens, \
+    prompt_signature, prompt_bands";
+
+#[async_trait]
+impl PromptRepository for PgPromptRepository {
+    async fn prompt_models(
+        &self,
+        project: &ProjectId,
+        window: &TimeWindow,
+        limit: usize,
+    ) -> Result<Vec<PromptModelRow>, RepoError> {
+        let w = format!(
+            "SELECT {W_COLUMNS} FROM events WHERE project_id = $1 AND created_at >= $2 \
+             AND created_at <= $3 AND prompt_hash IS NOT NULL"
+        );
+        let sql = grouped(&w, "sum(verified_cost_usd) DESC", limit);
+        let mut conn = self.conn().await?;
+        let rows: Vec<GroupSql> = diesel::sql_query(sql)
+            .bind::<Text, _>(project.as_str().to_owned())
+            .bind::<Timestamptz, _>(window.from)
+            .bind::<Timestamptz, _>(window.to)
+            .load(&mut conn)
+            .await
+            .map_err(from_query)?;
+        Ok(rows.into_iter().map(PromptModelRow::from).collect())
+    }
+
+    async fn candidates<'a>(
+        &self,
+        project: &ProjectId,
+        window: Option<TimeWindow>,
+        bands: &[u64],
+        exclude: &'a str,
+        limit: usize,
+    ) -> Result<Vec<PromptModelRow>, RepoError> {
+        let window = window.unwrap_or(TimeWindow {
+            from: Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).single().unwrap_or_default(),
+            to: Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).single().unwrap_or_default(),
+        });
+        let w = format!(
+            "SELECT {W_COLUMNS} FROM events WHERE project_id = $1 AND created_at >= $2 \
+             AND created_at <= $3 AND prompt_bands && $4::bigint[] AND prompt_hash <> $5"
+        );
+        let sql = grouped(&w, "count(*) DESC", limit);
+        let keys: Vec<i64> = bands.iter().map(|b| b.cast_signed()).collect();
+        let mut conn = self.conn().await?;
+        let rows: Vec<GroupSql> = diesel::sql_query(sql)
+            .bind::<Text, _>(project.as_str().to_owned())
+            .bind::<Timestamptz, _>(window.from)
+            .bind::<Timestamptz, _>(window.to)
+            .bind::<Array<Int8>, _>(keys)
+            .bind::<Text, _>(exclude.to_owned())
+            .load(&mut conn)
+            .await
+            .map_err(from_query)?;
+        Ok(rows.into_iter().map(PromptModelRow::from).collect())
+    }
+
+    async fn event_prompt(
+        &self,
+        project: &ProjectId,
+        id: Uuid,
+    ) -> Result<Option<Option<StoredPrompt>>, RepoError> {
+        type Row = (Option<String>, Option<Vec<Option<i32>>>, Option<Vec<Option<i64>>>);
+        let mut conn = self.conn().await?;
+        let row: Option<Row> = events::table
+            .filter(events::project_id.eq(project.as_str()))
+            .filter(events::id.eq(id))
+            .select((events::prompt_hash, events::prompt_signature, events::prompt_bands))
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(from_query)?;
+        Ok(row.map(|(hash, sig, b)| {
+            hash.map(|prompt_hash| StoredPrompt {
+                prompt_hash,
+                signature: signature(sig),
+                bands: bands(b),
+            })
+        }))
+    }
+
+    async fn feature_medians(
+        &self,
+        project: &ProjectId,
+        window: &TimeWindow,
+    ) -> Result<Vec<(String, f64)>, RepoError> {
+        #[derive(QueryableByName)]
+        struct MedianSql {
+            #[diesel(sql_type = Text)]
+            feature: String,
+            #[diesel(sql_type = Double)]
+            median: f64,
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<MedianSql> = diesel::sql_query(
+            "SELECT feature, percentile_cont(0.5) WITHIN GROUP (ORDER BY input_tokens) AS median \
+             FROM events WHERE project_id = $1 AND created_at >= $2 AND created_at <= $3 \
+             AND NOT is_error GROUP BY feature",
+        )
+        .bind::<Text, _>(project.as_str().to_owned())
+        .bind::<Timestamptz, _>(window.from)
+        .bind::<Timestamptz, _>(window.to)
+        .load(&mut conn)
+        .await
+        .map_err(from_query)?;
+        Ok(rows.into_iter().map(|r| (r.feature, r.median)).collect())
+    }
+}
