@@ -147,7 +147,13 @@ pub struct Authenticator {
     store: Arc<dyn KeyStore>,
     digester: KeyDigester,
     env_keys: Vec<[u8; 32]>,
+    /// Whether a stored key exists, and when that was last asked (epoch ms): one store round trip
+    /// per second at most, not one per request.
+    any_active: std::sync::Mutex<Option<(bool, std::time::Instant)>>,
 }
+
+/// How long the "is any key stored" answer is reused.
+const ANY_ACTIVE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Authenticator {
     /// Keys from `store` plus the original's `API_KEYS` list (`env_keys`, project `default`).
@@ -158,7 +164,7 @@ impl Authenticator {
             .filter(|k| !k.is_empty())
             .map(|k| digester.digest(k))
             .collect();
-        Self { store, digester, env_keys }
+        Self { store, digester, env_keys, any_active: std::sync::Mutex::new(None) }
     }
 
     /// The digester (for issuing keys).
@@ -171,7 +177,24 @@ impl Authenticator {
     /// # Errors
     /// [`RepoError`] when the store is unreachable.
     pub async fn required(&self) -> Result<bool, RepoError> {
-        Ok(!self.env_keys.is_empty() || self.store.any_active().await?)
+        if !self.env_keys.is_empty() {
+            return Ok(true);
+        }
+        let cached = *self.any_active.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((any, at)) = cached
+            && at.elapsed() < ANY_ACTIVE_TTL
+        {
+            return Ok(any);
+        }
+        let any = self.store.any_active().await?;
+        *self.any_active.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((any, std::time::Instant::now()));
+        Ok(any)
+    }
+
+    /// Forgets the cached answer of [`Self::required`] (a key was created or revoked here).
+    pub fn invalidate(&self) {
+        *self.any_active.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// The principal for a presented key (`None` when no key was presented).

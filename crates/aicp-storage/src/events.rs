@@ -17,8 +17,11 @@ use std::sync::Arc;
 use aicp_domain::{EventBatch, EventRepository, InsertSummary, PricedEvent, RepoError};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::result::QueryResult;
 use diesel::sql_types::{Array, Bool, Date, Int4, Jsonb, Nullable, Numeric, Text, Timestamptz};
-use diesel_async::RunQueryDsl;
+use diesel_async::RunQueryDsl as _;
 use rust_decimal::Decimal;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -296,15 +299,18 @@ fn rollup_upsert(table: &str, unit: &str) -> String {
 /// One statement: insert the events (skipping known ones) and fold exactly the inserted rows
 /// into the rollups; returns the ids of the inserted rows. The data-modifying CTEs run in the
 /// order written for every writer, so all writers take locks in the same order.
-fn insert_sql() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+fn insert_sql() -> &'static (String, String) {
+    static SQL: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
         let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
-        let arrays: Vec<String> =
-            COLUMNS.iter().enumerate().map(|(i, (_, t))| format!("${}::{t}[]", i + 1)).collect();
         let selects: Vec<String> = names.iter().map(|n| select_expr(n)).collect();
-        format!(
-            "WITH ins AS (INSERT INTO events ({}) SELECT {} FROM unnest({}) AS u({}) \
+        let head = format!(
+            "WITH ins AS (INSERT INTO events ({}) SELECT {} FROM unnest(",
+            names.join(", "),
+            selects.join(", ")
+        );
+        let tail = format!(
+            ") AS u({}) \
              ON CONFLICT (project_id, trace_id, span_id) DO NOTHING RETURNING {ROLLUP_INPUT}), \
              {}, {}, \
              rollup_user_daily AS (INSERT INTO rollup_user_daily AS r (project_id, bucket, user_id, \
@@ -322,20 +328,94 @@ fn insert_sql() -> &'static str {
              latency_max = greatest(r.latency_max, excluded.latency_max)) \
              SELECT id FROM ins",
             names.join(", "),
-            selects.join(", "),
-            arrays.join(", "),
-            names.join(", "),
             rollup_upsert("rollup_hourly", "hour"),
             rollup_upsert("rollup_daily", "day"),
-        )
+        );
+        (head, tail)
     })
 }
 
-#[derive(diesel::QueryableByName)]
-struct InsertedId {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: Uuid,
+/// The insert statement over one group's columns. A query type of our own (rather than
+/// `sql_query`, which diesel never caches) so that diesel-async prepares it once per connection:
+/// parsing and planning this statement cost more than executing it for small batches.
+struct InsertStatement<'a> {
+    cols: &'a Columns,
 }
+
+impl QueryId for InsertStatement<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for InsertStatement<'_> {
+    type SqlType = diesel::sql_types::Uuid;
+}
+
+impl QueryFragment<Pg> for InsertStatement<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let (head, tail) = insert_sql();
+        let c = self.cols;
+        out.push_sql(head);
+        let mut n = 0;
+        let mut next = |out: &mut AstPass<'_, 'b, Pg>| {
+            if n > 0 {
+                out.push_sql(", ");
+            }
+            n += 1;
+        };
+        macro_rules! bind {
+            ($st:ty, $field:expr, $cast:expr) => {{
+                next(&mut out);
+                out.push_bind_param::<Array<$st>, _>(&$field)?;
+                out.push_sql($cast);
+            }};
+        }
+        bind!(diesel::sql_types::Uuid, c.id, "::uuid[]");
+        bind!(Text, c.project_id, "::text[]");
+        bind!(Text, c.trace_id, "::text[]");
+        bind!(Text, c.span_id, "::text[]");
+        bind!(Nullable<Text>, c.parent_span_id, "::text[]");
+        bind!(Text, c.feature, "::text[]");
+        bind!(Nullable<Text>, c.user_id, "::text[]");
+        bind!(Text, c.provider, "::text[]");
+        bind!(Text, c.model, "::text[]");
+        bind!(Int4, c.input_tokens, "::int4[]");
+        bind!(Int4, c.output_tokens, "::int4[]");
+        bind!(Int4, c.cached_tokens, "::int4[]");
+        bind!(Int4, c.cache_write_tokens, "::int4[]");
+        bind!(Int4, c.cache_write_1h_tokens, "::int4[]");
+        bind!(Int4, c.reasoning_tokens, "::int4[]");
+        bind!(Int4, c.latency_ms, "::int4[]");
+        bind!(Numeric, c.estimated, "::numeric[]");
+        bind!(Nullable<Numeric>, c.provider_cost, "::numeric[]");
+        bind!(Numeric, c.verified, "::numeric[]");
+        bind!(Numeric, c.input_cost, "::numeric[]");
+        bind!(Numeric, c.cache_read_cost, "::numeric[]");
+        bind!(Numeric, c.cache_write_cost, "::numeric[]");
+        bind!(Numeric, c.output_cost, "::numeric[]");
+        bind!(Numeric, c.reasoning_cost, "::numeric[]");
+        bind!(Nullable<Text>, c.priced_as, "::text[]");
+        bind!(Text, c.price_source, "::text[]");
+        bind!(Nullable<Date>, c.price_effective_from, "::date[]");
+        bind!(Bool, c.is_cache_hit, "::bool[]");
+        bind!(Nullable<Jsonb>, c.metadata, "::jsonb[]");
+        bind!(Bool, c.is_streaming, "::bool[]");
+        bind!(Nullable<Text>, c.error_code, "::text[]");
+        bind!(Int4, c.retry_count, "::int4[]");
+        bind!(Bool, c.is_error, "::bool[]");
+        bind!(Timestamptz, c.created_at, "::timestamptz[]");
+        bind!(Timestamptz, c.received_at, "::timestamptz[]");
+        bind!(Nullable<Text>, c.prompt_hash, "::text[]");
+        bind!(Nullable<Text>, c.template_hash, "::text[]");
+        bind!(Nullable<Text>, c.prompt_text, "::text[]");
+        bind!(Nullable<Text>, c.prompt_signature, "::text[]");
+        bind!(Nullable<Text>, c.prompt_bands, "::text[]");
+        debug_assert_eq!(n, COLUMNS.len());
+        out.push_sql(tail);
+        Ok(())
+    }
+}
+
 
 /// Column arrays for the `unnest` insert.
 #[derive(Default)]
@@ -482,52 +562,12 @@ async fn insert(
         cols.push(id, batches[b].project.as_str(), &batches[b].events[i], received_at);
     }
     let mut conn = pool.get().await.map_err(|e| InsertFailure::Pool(e.to_string()))?;
-    let inserted: Vec<InsertedId> = diesel::sql_query(insert_sql())
-        .bind::<Array<diesel::sql_types::Uuid>, _>(cols.id)
-        .bind::<Array<Text>, _>(cols.project_id)
-        .bind::<Array<Text>, _>(cols.trace_id)
-        .bind::<Array<Text>, _>(cols.span_id)
-        .bind::<Array<Nullable<Text>>, _>(cols.parent_span_id)
-        .bind::<Array<Text>, _>(cols.feature)
-        .bind::<Array<Nullable<Text>>, _>(cols.user_id)
-        .bind::<Array<Text>, _>(cols.provider)
-        .bind::<Array<Text>, _>(cols.model)
-        .bind::<Array<Int4>, _>(cols.input_tokens)
-        .bind::<Array<Int4>, _>(cols.output_tokens)
-        .bind::<Array<Int4>, _>(cols.cached_tokens)
-        .bind::<Array<Int4>, _>(cols.cache_write_tokens)
-        .bind::<Array<Int4>, _>(cols.cache_write_1h_tokens)
-        .bind::<Array<Int4>, _>(cols.reasoning_tokens)
-        .bind::<Array<Int4>, _>(cols.latency_ms)
-        .bind::<Array<Numeric>, _>(cols.estimated)
-        .bind::<Array<Nullable<Numeric>>, _>(cols.provider_cost)
-        .bind::<Array<Numeric>, _>(cols.verified)
-        .bind::<Array<Numeric>, _>(cols.input_cost)
-        .bind::<Array<Numeric>, _>(cols.cache_read_cost)
-        .bind::<Array<Numeric>, _>(cols.cache_write_cost)
-        .bind::<Array<Numeric>, _>(cols.output_cost)
-        .bind::<Array<Numeric>, _>(cols.reasoning_cost)
-        .bind::<Array<Nullable<Text>>, _>(cols.priced_as)
-        .bind::<Array<Text>, _>(cols.price_source)
-        .bind::<Array<Nullable<Date>>, _>(cols.price_effective_from)
-        .bind::<Array<Bool>, _>(cols.is_cache_hit)
-        .bind::<Array<Nullable<Jsonb>>, _>(cols.metadata)
-        .bind::<Array<Bool>, _>(cols.is_streaming)
-        .bind::<Array<Nullable<Text>>, _>(cols.error_code)
-        .bind::<Array<Int4>, _>(cols.retry_count)
-        .bind::<Array<Bool>, _>(cols.is_error)
-        .bind::<Array<Timestamptz>, _>(cols.created_at)
-        .bind::<Array<Timestamptz>, _>(cols.received_at)
-        .bind::<Array<Nullable<Text>>, _>(cols.prompt_hash)
-        .bind::<Array<Nullable<Text>>, _>(cols.template_hash)
-        .bind::<Array<Nullable<Text>>, _>(cols.prompt_text)
-        .bind::<Array<Nullable<Text>>, _>(cols.prompt_signature)
-        .bind::<Array<Nullable<Text>>, _>(cols.prompt_bands)
+    let inserted: Vec<Uuid> = InsertStatement { cols: &cols }
         .load(&mut conn)
         .await
         .map_err(InsertFailure::Query)?;
 
-    let inserted: HashSet<Uuid> = inserted.into_iter().map(|r| r.id).collect();
+    let inserted: HashSet<Uuid> = inserted.into_iter().collect();
     let mut summaries: Vec<InsertSummary> = vec![InsertSummary::default(); batches.len()];
     for &(b, i, id) in &rows {
         if inserted.contains(&id) {

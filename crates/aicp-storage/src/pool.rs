@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::pooled_connection::deadpool::Pool;
 
 /// Pool of async diesel connections.
@@ -36,7 +36,14 @@ impl PoolConfig {
 /// # Errors
 /// When the pool cannot be built (invalid settings).
 pub fn build_pool(config: &PoolConfig) -> anyhow::Result<PgPool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.url.clone());
+    // Fast recycling: no `SELECT 1` round trip on every checkout (a broken connection fails its
+    // query instead, which every caller already maps to 503).
+    let mut manager_config = ManagerConfig::default();
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        config.url.clone(),
+        manager_config,
+    );
     let timeout = Some(config.wait_timeout);
     Ok(Pool::builder(manager)
         .max_size(config.max_size)

@@ -42,6 +42,7 @@ pub async fn create(
             Ok(repo) => ApiError::from(repo),
             Err(e) => ApiError::Internal(e),
         })?;
+    guard.auth.invalidate();
     Ok(HttpResponse::Created().json(serde_json::json!({ "key": key, "info": info })))
 }
 
@@ -69,12 +70,13 @@ pub async fn revoke(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    store_and_guard(&state)?;
+    let guard = store_and_guard(&state)?;
     let (project, id) = path.into_inner();
     let project = keys::project_name(&project).map_err(ApiError::InvalidParameter)?;
     let id = uuid::Uuid::parse_str(&id)
         .map_err(|_| ApiError::InvalidParameter("the key id must be a UUID".into()))?;
     if state.keys.revoke(&project, id).await? {
+        guard.auth.invalidate();
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::NotFound { path: req.path().to_owned() })

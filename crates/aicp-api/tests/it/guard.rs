@@ -225,3 +225,57 @@ async fn with_redis_down_requests_are_still_served_and_limited_locally() {
         ]
     );
 }
+
+#[actix_web::test]
+async fn with_random_data_in_two_projects_no_endpoint_returns_the_other_projects_rows() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    let app = TestApp::new().await.with_guard(&[("ADMIN_KEY", "admin-secret")]);
+    let keys = [issue_key(&app, "p-one").await, issue_key(&app, "p-two").await];
+    let mut rng = StdRng::seed_from_u64(99);
+    let mut mine = [0usize, 0usize];
+    for round in 0..6 {
+        let who = rng.random_range(0..2);
+        // Some span ids are shared between the projects on purpose.
+        let events: Vec<Value> = (0..rng.random_range(1..40))
+            .map(|i| {
+                event(
+                    &format!("s{}", rng.random_range(0..60)),
+                    json!({
+                        "traceId": format!("t{}", i % 3),
+                        "feature": format!("{}-f{}", ["one", "two"][who], rng.random_range(0..3)),
+                        "userId": format!("{}-u{}", ["one", "two"][who], rng.random_range(0..3)),
+                        "timestamp": format!("2026-01-0{}T1{}:00:00Z", 5 + round % 3, rng.random_range(0..9)),
+                    }),
+                )
+            })
+            .collect();
+        let r = post_as(&app, &keys[who], batch(events)).await;
+        mine[who] += r.body["inserted"].as_u64().unwrap() as usize;
+    }
+    let w = "from=2026-01-01&to=2026-02-01";
+    for (who, key) in keys.iter().enumerate() {
+        let own = ["one", "two"][who];
+        let other = ["one", "two"][1 - who];
+        let page = get_as(&app, key, &format!("/api/v1/analytics/events?{w}&limit=200")).await;
+        assert_eq!(page.body["data"].as_array().unwrap().len(), mine[who]);
+        for uri in [
+            format!("/api/v1/analytics/cost-breakdown?{w}&groupBy=feature"),
+            format!("/api/v1/analytics/cost-breakdown?{w}&groupBy=user"),
+            format!("/api/v1/analytics/flamegraph?{w}"),
+            format!("/api/v1/analytics/events?{w}&limit=200"),
+            format!("/api/v1/analytics/top-calls?{w}&limit=100"),
+            format!("/api/v1/analytics/call-paths?{w}"),
+            "/api/v1/analytics/traces/t0".to_owned(),
+            "/api/v1/export/events?format=json".to_owned(),
+            "/api/v1/export/features?format=json".to_owned(),
+        ] {
+            let r = get_as(&app, key, &uri).await;
+            let text = r.body.to_string();
+            assert!(!text.contains(&format!("{other}-")), "{own} sees {other}'s rows at {uri}: {text}");
+        }
+        let totals = get_as(&app, key, "/api/v1/analytics/realtime-totals").await;
+        assert_eq!(totals.body["totalRequests"].as_u64().unwrap() as usize, mine[who]);
+    }
+}
