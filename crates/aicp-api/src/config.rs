@@ -14,7 +14,7 @@
 //! | `DB_POOL_SIZE` | `16` | Most PostgreSQL connections |
 //! | `DB_TIMEOUT_MS` | `5000` | Longest wait for a connection before answering 503 |
 //! | `REDIS_TIMEOUT_MS` | `50` | Longest wait for any Redis call |
-//! | `INGEST_WRITERS` | `4` | Group-commit writer tasks |
+//! | `INGEST_WRITERS` | `2` | Group-commit writer tasks |
 //! | `INGEST_QUEUE` | `1024` | Ingest requests that may wait for a writer; beyond it → 503 at once |
 //! | `INGEST_MAX_ROWS_PER_COMMIT` | `4000` | Most events one writer commits in one transaction |
 //! | `EXPORT_MAX_ROWS` | `0` (no limit) | Most rows one events export returns; a cut export says so in `X-Export-Truncated` |
@@ -175,7 +175,7 @@ impl Config {
             db_pool_size: positive("DB_POOL_SIZE", 16)?,
             db_timeout: Duration::from_millis(num("DB_TIMEOUT_MS", 5000)?),
             redis_timeout: Duration::from_millis(num("REDIS_TIMEOUT_MS", 50)?),
-            ingest_writers: positive("INGEST_WRITERS", 4)?,
+            ingest_writers: positive("INGEST_WRITERS", 2)?,
             ingest_queue: positive("INGEST_QUEUE", 1024)?,
             ingest_max_rows_per_commit: positive("INGEST_MAX_ROWS_PER_COMMIT", 4000)?,
             export_max_rows: Some(num("EXPORT_MAX_ROWS", 0)?).filter(|n| *n > 0),

@@ -43,7 +43,7 @@ pub struct GroupCommitConfig {
 
 impl Default for GroupCommitConfig {
     fn default() -> Self {
-        Self { writers: 4, queue_capacity: 1024, max_rows_per_commit: 4000 }
+        Self { writers: 2, queue_capacity: 1024, max_rows_per_commit: 4000 }
     }
 }
 
