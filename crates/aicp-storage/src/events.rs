@@ -416,7 +416,6 @@ impl QueryFragment<Pg> for InsertStatement<'_> {
     }
 }
 
-
 /// Column arrays for the `unnest` insert.
 #[derive(Default)]
 struct Columns {
@@ -562,10 +561,8 @@ async fn insert(
         cols.push(id, batches[b].project.as_str(), &batches[b].events[i], received_at);
     }
     let mut conn = pool.get().await.map_err(|e| InsertFailure::Pool(e.to_string()))?;
-    let inserted: Vec<Uuid> = InsertStatement { cols: &cols }
-        .load(&mut conn)
-        .await
-        .map_err(InsertFailure::Query)?;
+    let inserted: Vec<Uuid> =
+        InsertStatement { cols: &cols }.load(&mut conn).await.map_err(InsertFailure::Query)?;
 
     let inserted: HashSet<Uuid> = inserted.into_iter().collect();
     let mut summaries: Vec<InsertSummary> = vec![InsertSummary::default(); batches.len()];

@@ -273,7 +273,10 @@ async fn with_random_data_in_two_projects_no_endpoint_returns_the_other_projects
         ] {
             let r = get_as(&app, key, &uri).await;
             let text = r.body.to_string();
-            assert!(!text.contains(&format!("{other}-")), "{own} sees {other}'s rows at {uri}: {text}");
+            assert!(
+                !text.contains(&format!("{other}-")),
+                "{own} sees {other}'s rows at {uri}: {text}"
+            );
         }
         let totals = get_as(&app, key, "/api/v1/analytics/realtime-totals").await;
         assert_eq!(totals.body["totalRequests"].as_u64().unwrap() as usize, mine[who]);
