@@ -726,16 +726,9 @@ async fn copy_chunks(
 
 /// Folds the rows of this run into the rollup tables (when the schema has them).
 ///
-/// The server maintains the rollups in the statement that inserts the events (aicp-storage's
-/// `events.rs`); COPY bypasses that, so the same aggregates are added here, once, for exactly the
-/// rows of this run (their trace ids start with the run's tag). The result equals what the
-/// server's per-batch upserts would have produced (checked against a naive recomputation from
-/// `events` when this was written); a rollup column added in aicp-storage must be added here too.
-///
-/// Why not the server's SQL as is: it builds each latency histogram with `aicp_hist`, a PL/pgSQL
-/// aggregate called once per row and per table, which made folding a million rows slower than
-/// copying them. Here each histogram is an array of `count(*) FILTER (WHERE bucket = i)`, one
-/// plain aggregation for the hourly table, and the daily table sums the hourly rows.
+/// The server maintains the rollups in the statement that inserts the events; COPY bypasses it,
+/// so the same SQL (`aicp_storage::fold_into_rollups_sql`) runs here over exactly the rows of
+/// this run (their trace ids start with the run's tag): the two can never disagree.
 async fn fold_into_rollups(
     client: &tokio_postgres::Client,
     project: &str,
@@ -752,85 +745,11 @@ async fn fold_into_rollups(
     if !present {
         return Ok(false);
     }
-    // The number of latency buckets: the length of an empty histogram.
-    let buckets: i32 = client
-        .query_one(
-            "SELECT cardinality(aicp_hist(x)) FROM (SELECT NULL::integer AS x WHERE false) AS t",
-            &[],
-        )
-        .await?
-        .get(0);
-    let hourly_hist: Vec<String> =
-        (0..buckets).map(|i| format!("count(*) FILTER (WHERE lb = {i})")).collect();
-    let daily_hist: Vec<String> =
-        (1..=buckets).map(|i| format!("sum(latency_hist[{i}])")).collect();
-    let columns = "project_id, bucket, feature, model, provider, is_error, calls, retried_calls, \
-        retries, cache_hits, streaming_calls, unpriced_calls, input_tokens, output_tokens, \
-        cached_tokens, cache_write_tokens, reasoning_tokens, cost_usd, retried_cost_usd, \
-        latency_sum, latency_min, latency_max, latency_hist";
-    let on_conflict = "ON CONFLICT (project_id, bucket, feature, model, provider, is_error) DO UPDATE SET \
-        calls = r.calls + excluded.calls, retried_calls = r.retried_calls + excluded.retried_calls, \
-        retries = r.retries + excluded.retries, cache_hits = r.cache_hits + excluded.cache_hits, \
-        streaming_calls = r.streaming_calls + excluded.streaming_calls, \
-        unpriced_calls = r.unpriced_calls + excluded.unpriced_calls, \
-        input_tokens = r.input_tokens + excluded.input_tokens, \
-        output_tokens = r.output_tokens + excluded.output_tokens, \
-        cached_tokens = r.cached_tokens + excluded.cached_tokens, \
-        cache_write_tokens = r.cache_write_tokens + excluded.cache_write_tokens, \
-        reasoning_tokens = r.reasoning_tokens + excluded.reasoning_tokens, \
-        cost_usd = r.cost_usd + excluded.cost_usd, \
-        retried_cost_usd = r.retried_cost_usd + excluded.retried_cost_usd, \
-        latency_sum = r.latency_sum + excluded.latency_sum, \
-        latency_min = least(r.latency_min, excluded.latency_min), \
-        latency_max = greatest(r.latency_max, excluded.latency_max), \
-        latency_hist = aicp_hist_add(r.latency_hist, excluded.latency_hist)";
-    let sql = format!(
-        "WITH ins AS (SELECT project_id, created_at, feature, model, provider, user_id, is_error, \
-         retry_count, cached_tokens, is_streaming, priced_as, input_tokens, output_tokens, \
-         cache_write_tokens, reasoning_tokens, verified_cost_usd, latency_ms, \
-         aicp_latency_bucket(latency_ms) AS lb \
-         FROM events WHERE project_id = $1 AND starts_with(trace_id, $2)), \
-         hourly AS MATERIALIZED (SELECT project_id, date_trunc('hour', created_at, 'UTC') AS bucket, \
-         feature, model, provider, is_error, count(*) AS calls, \
-         count(*) FILTER (WHERE retry_count > 0) AS retried_calls, sum(retry_count) AS retries, \
-         count(*) FILTER (WHERE cached_tokens > 0) AS cache_hits, \
-         count(*) FILTER (WHERE is_streaming) AS streaming_calls, \
-         count(*) FILTER (WHERE priced_as IS NULL) AS unpriced_calls, sum(input_tokens) AS input_tokens, \
-         sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens, \
-         sum(cache_write_tokens) AS cache_write_tokens, sum(reasoning_tokens) AS reasoning_tokens, \
-         sum(verified_cost_usd) AS cost_usd, \
-         coalesce(sum(verified_cost_usd) FILTER (WHERE retry_count > 0), 0) AS retried_cost_usd, \
-         sum(latency_ms) AS latency_sum, min(latency_ms) AS latency_min, max(latency_ms) AS latency_max, \
-         ARRAY[{hourly_hist}] AS latency_hist \
-         FROM ins GROUP BY 1, 2, 3, 4, 5, 6), \
-         rollup_hourly AS (INSERT INTO rollup_hourly AS r ({columns}) \
-         SELECT * FROM hourly ORDER BY 1, 2, 3, 4, 5, 6 {on_conflict}), \
-         rollup_daily AS (INSERT INTO rollup_daily AS r ({columns}) \
-         SELECT project_id, date_trunc('day', bucket, 'UTC'), feature, model, provider, is_error, \
-         sum(calls), sum(retried_calls), sum(retries), sum(cache_hits), sum(streaming_calls), \
-         sum(unpriced_calls), sum(input_tokens), sum(output_tokens), sum(cached_tokens), \
-         sum(cache_write_tokens), sum(reasoning_tokens), sum(cost_usd), sum(retried_cost_usd), \
-         sum(latency_sum), min(latency_min), max(latency_max), ARRAY[{daily_hist}]::bigint[] \
-         FROM hourly GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 {on_conflict}), \
-         rollup_user_daily AS (INSERT INTO rollup_user_daily AS r (project_id, bucket, user_id, \
-         calls, input_tokens, output_tokens, cost_usd, latency_sum, latency_min, latency_max) \
-         SELECT project_id, date_trunc('day', created_at, 'UTC'), user_id, count(*), \
-         sum(input_tokens), sum(output_tokens), sum(verified_cost_usd), sum(latency_ms), \
-         min(latency_ms), max(latency_ms) \
-         FROM ins WHERE user_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
-         ON CONFLICT (project_id, bucket, user_id) DO UPDATE SET calls = r.calls + excluded.calls, \
-         input_tokens = r.input_tokens + excluded.input_tokens, \
-         output_tokens = r.output_tokens + excluded.output_tokens, \
-         cost_usd = r.cost_usd + excluded.cost_usd, \
-         latency_sum = r.latency_sum + excluded.latency_sum, \
-         latency_min = least(r.latency_min, excluded.latency_min), \
-         latency_max = greatest(r.latency_max, excluded.latency_max)) \
-         SELECT sum(calls)::bigint FROM hourly",
-        hourly_hist = hourly_hist.join(", "),
-        daily_hist = daily_hist.join(", "),
-    );
-    // Room to aggregate in memory rather than spilling sorts to disk (this session only).
-    client.batch_execute("SET work_mem = '256MB'").await?;
+    // The very statement aicp-storage uses on insert, over the rows of this run.
+    let sql = aicp_storage::fold_into_rollups_sql(&format!(
+        "SELECT {} FROM events WHERE project_id = $1 AND starts_with(trace_id, $2)",
+        aicp_storage::ROLLUP_INPUT
+    ));
     client
         .query_one(&sql, &[&project, &trace_prefix])
         .await
@@ -838,13 +757,14 @@ async fn fold_into_rollups(
     Ok(true)
 }
 
-struct Flags {
-    events: u64,
-    database_url: String,
-    project: String,
-    seed: u64,
-    days: u32,
-    jobs: usize,
+/// What to seed (the command's flags; `bench export|analytics` build it directly).
+pub(crate) struct Flags {
+    pub(crate) events: u64,
+    pub(crate) database_url: String,
+    pub(crate) project: String,
+    pub(crate) seed: u64,
+    pub(crate) days: u32,
+    pub(crate) jobs: usize,
 }
 
 pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
@@ -872,7 +792,8 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
     crate::runtime()?.block_on(seed(flags))
 }
 
-async fn seed(flags: Flags) -> anyhow::Result<()> {
+/// Migrates the database of `flags`, then seeds it (see the module's documentation).
+pub(crate) async fn seed(flags: Flags) -> anyhow::Result<()> {
     migrate::migrate(&flags.database_url).await?;
     let url = flags.database_url.as_str();
     let client = migrate::connect(url).await?;

@@ -256,8 +256,8 @@ fn select_expr(name: &str) -> String {
     }
 }
 
-/// Columns the rollups are computed from, returned by the event insert.
-const ROLLUP_INPUT: &str = "id, project_id, created_at, feature, model, provider, user_id, is_error, \
+/// Columns the rollups are computed from (returned by the event insert).
+pub const ROLLUP_INPUT: &str = "id, project_id, created_at, feature, model, provider, user_id, is_error, \
     retry_count, cached_tokens, is_streaming, priced_as, input_tokens, output_tokens, \
     cache_write_tokens, reasoning_tokens, verified_cost_usd, latency_ms";
 
@@ -296,6 +296,37 @@ fn rollup_upsert(table: &str, unit: &str) -> String {
     )
 }
 
+/// The three rollup upserts, as CTEs over rows named `ins` (columns [`ROLLUP_INPUT`]).
+fn rollup_upserts() -> String {
+    format!(
+        "{}, {}, \
+         rollup_user_daily AS (INSERT INTO rollup_user_daily AS r (project_id, bucket, user_id, \
+             calls, input_tokens, output_tokens, cost_usd, latency_sum, latency_min, latency_max) \
+             SELECT project_id, date_trunc('day', created_at, 'UTC'), user_id, count(*), \
+             sum(input_tokens), sum(output_tokens), sum(verified_cost_usd), sum(latency_ms), \
+             min(latency_ms), max(latency_ms) \
+             FROM ins WHERE user_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
+             ON CONFLICT (project_id, bucket, user_id) DO UPDATE SET calls = r.calls + excluded.calls, \
+             input_tokens = r.input_tokens + excluded.input_tokens, \
+             output_tokens = r.output_tokens + excluded.output_tokens, \
+             cost_usd = r.cost_usd + excluded.cost_usd, \
+             latency_sum = r.latency_sum + excluded.latency_sum, \
+             latency_min = least(r.latency_min, excluded.latency_min), \
+             latency_max = greatest(r.latency_max, excluded.latency_max)) \
+         ",
+        rollup_upsert("rollup_hourly", "hour"),
+        rollup_upsert("rollup_daily", "day"),
+    )
+}
+
+/// One statement folding the rows selected by `rows` (which must select the columns of
+/// [`ROLLUP_INPUT`], e.g. events loaded with COPY, which bypasses the insert statement) into the
+/// rollups; returns the number of rows folded. The same SQL as the insert path, so the two can
+/// never disagree.
+pub fn fold_into_rollups_sql(rows: &str) -> String {
+    format!("WITH ins AS ({rows}), {} SELECT count(*) AS folded FROM ins", rollup_upserts())
+}
+
 /// One statement: insert the events (skipping known ones) and fold exactly the inserted rows
 /// into the rollups; returns the ids of the inserted rows. The data-modifying CTEs run in the
 /// order written for every writer, so all writers take locks in the same order.
@@ -312,24 +343,10 @@ fn insert_sql() -> &'static (String, String) {
         let tail = format!(
             ") AS u({}) \
              ON CONFLICT (project_id, trace_id, span_id) DO NOTHING RETURNING {ROLLUP_INPUT}), \
-             {}, {}, \
-             rollup_user_daily AS (INSERT INTO rollup_user_daily AS r (project_id, bucket, user_id, \
-             calls, input_tokens, output_tokens, cost_usd, latency_sum, latency_min, latency_max) \
-             SELECT project_id, date_trunc('day', created_at, 'UTC'), user_id, count(*), \
-             sum(input_tokens), sum(output_tokens), sum(verified_cost_usd), sum(latency_ms), \
-             min(latency_ms), max(latency_ms) \
-             FROM ins WHERE user_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
-             ON CONFLICT (project_id, bucket, user_id) DO UPDATE SET calls = r.calls + excluded.calls, \
-             input_tokens = r.input_tokens + excluded.input_tokens, \
-             output_tokens = r.output_tokens + excluded.output_tokens, \
-             cost_usd = r.cost_usd + excluded.cost_usd, \
-             latency_sum = r.latency_sum + excluded.latency_sum, \
-             latency_min = least(r.latency_min, excluded.latency_min), \
-             latency_max = greatest(r.latency_max, excluded.latency_max)) \
+             {} \
              SELECT id FROM ins",
             names.join(", "),
-            rollup_upsert("rollup_hourly", "hour"),
-            rollup_upsert("rollup_daily", "day"),
+            rollup_upserts(),
         );
         (head, tail)
     })

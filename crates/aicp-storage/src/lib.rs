@@ -17,7 +17,9 @@ pub mod schema;
 
 pub use analytics::PgAnalyticsRepository;
 pub use costs::PgCostRepository;
-pub use events::{GroupCommitConfig, PgEventRepository, WriterHandle};
+pub use events::{
+    GroupCommitConfig, PgEventRepository, ROLLUP_INPUT, WriterHandle, fold_into_rollups_sql,
+};
 pub use export::PgEventExporter;
 pub use health::PgHealth;
 pub use keys::PgKeyStore;
