@@ -97,6 +97,11 @@ impl ErrorBody {
 }
 
 impl ApiError {
+    /// A validation failure of one field, in the original's envelope.
+    pub fn field(path: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![Issue { path: path.to_owned(), message: message.into() }])
+    }
+
     /// The stable code of this error.
     pub fn code(&self) -> &'static str {
         match self {

@@ -45,7 +45,7 @@ impl PgAnalyticsRepository {
     }
 
     async fn conn(&self) -> Result<PgConn, RepoError> {
-        self.pool.get().await.map_err(|e| RepoError::Unavailable(e.to_string()))
+        crate::pool::checkout(&self.pool).await
     }
 }
 

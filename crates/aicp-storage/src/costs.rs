@@ -28,7 +28,7 @@ impl PgCostRepository {
     }
 
     async fn conn(&self) -> Result<PgConn, RepoError> {
-        self.pool.get().await.map_err(|e| RepoError::Unavailable(e.to_string()))
+        crate::pool::checkout(&self.pool).await
     }
 }
 

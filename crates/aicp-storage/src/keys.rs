@@ -24,7 +24,7 @@ impl PgKeyStore {
     }
 
     async fn conn(&self) -> Result<PgConn, RepoError> {
-        self.pool.get().await.map_err(|e| RepoError::Unavailable(e.to_string()))
+        crate::pool::checkout(&self.pool).await
     }
 }
 

@@ -55,3 +55,11 @@ pub fn build_pool(config: &PoolConfig) -> anyhow::Result<PgPool> {
         .runtime(deadpool::Runtime::Tokio1)
         .build()?)
 }
+
+/// A connection from `pool`; no connection (timeout, database down) is `Unavailable` (→ 503).
+///
+/// # Errors
+/// [`aicp_domain::RepoError::Unavailable`] when no connection can be had in time.
+pub(crate) async fn checkout(pool: &PgPool) -> Result<PgConn, aicp_domain::RepoError> {
+    pool.get().await.map_err(|e| aicp_domain::RepoError::Unavailable(e.to_string()))
+}

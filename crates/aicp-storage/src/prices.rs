@@ -85,7 +85,7 @@ fn from_stored(row: StoredPriceRow) -> Result<PriceRow, RepoError> {
 }
 
 async fn conn(pool: &PgPool) -> Result<crate::pool::PgConn, RepoError> {
-    pool.get().await.map_err(|e| RepoError::Unavailable(e.to_string()))
+    crate::pool::checkout(pool).await
 }
 
 #[async_trait]

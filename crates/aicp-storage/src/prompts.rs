@@ -27,7 +27,7 @@ impl PgPromptRepository {
     }
 
     async fn conn(&self) -> Result<PgConn, RepoError> {
-        self.pool.get().await.map_err(|e| RepoError::Unavailable(e.to_string()))
+        crate::pool::checkout(&self.pool).await
     }
 }
 

@@ -96,6 +96,16 @@ impl AnalyticsQuery {
     }
 }
 
+/// A required enum parameter: absent → zod's `Required`, unknown → zod's enum message.
+fn required_enum<T>(
+    value: Option<&str>,
+    path: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<T, ApiError> {
+    let value = value.ok_or_else(|| ApiError::field(path, "Required"))?;
+    parse(value).map_err(|message| ApiError::field(path, message))
+}
+
 fn truncated(mut res: HttpResponse, cut: bool) -> HttpResponse {
     if cut {
         res.headers_mut().insert(
@@ -142,15 +152,7 @@ pub async fn cost_breakdown(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let window = q.window()?;
-    let group_by = q.group_by.as_deref().ok_or_else(|| {
-        ApiError::Validation(vec![aicp_domain::Issue {
-            path: "groupBy".into(),
-            message: "Required".into(),
-        }])
-    })?;
-    let group_by = GroupBy::parse(group_by).map_err(|message| {
-        ApiError::Validation(vec![aicp_domain::Issue { path: "groupBy".into(), message }])
-    })?;
+    let group_by = required_enum(q.group_by.as_deref(), "groupBy", GroupBy::parse)?;
     let filter = q.filter()?;
     let mut rows = state
         .analytics
@@ -224,15 +226,7 @@ pub async fn timeseries(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let window = q.window()?;
-    let granularity = q.granularity.as_deref().ok_or_else(|| {
-        ApiError::Validation(vec![aicp_domain::Issue {
-            path: "granularity".into(),
-            message: "Required".into(),
-        }])
-    })?;
-    let granularity = Granularity::parse(granularity).map_err(|message| {
-        ApiError::Validation(vec![aicp_domain::Issue { path: "granularity".into(), message }])
-    })?;
+    let granularity = required_enum(q.granularity.as_deref(), "granularity", Granularity::parse)?;
     let tz = parse_tz(q.tz.as_deref()).map_err(ApiError::InvalidParameter)?;
     let fill = match q.fill.as_deref().filter(|s| !s.is_empty()) {
         None => false,

@@ -247,9 +247,7 @@ async fn summary(
 fn group_by(q: &ExportQuery) -> Result<GroupBy, ApiError> {
     match q.group_by.as_deref().filter(|g| !g.is_empty()) {
         None => Ok(GroupBy::Feature),
-        Some(g) => GroupBy::parse(g).map_err(|message| {
-            ApiError::Validation(vec![aicp_domain::Issue { path: "groupBy".into(), message }])
-        }),
+        Some(g) => GroupBy::parse(g).map_err(|message| ApiError::field("groupBy", message)),
     }
 }
 
