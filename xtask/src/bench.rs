@@ -32,7 +32,21 @@ use uuid::Uuid;
 use crate::seed::{self, Call, Catalog, FastRng, Row};
 use crate::{Args, migrate};
 
-pub(crate) const HELP: &str = "\
+mod analytics;
+mod common;
+mod export;
+
+/// The help of `bench` (`which`: one benchmark, else all of them).
+pub(crate) fn help(which: Option<&str>) -> String {
+    match which {
+        Some("ingest") => HELP.to_owned(),
+        Some("export") => export::HELP.to_owned(),
+        Some("analytics") => analytics::HELP.to_owned(),
+        _ => format!("{HELP}\n\n{}\n\n{}", export::HELP, analytics::HELP),
+    }
+}
+
+const HELP: &str = "\
 cargo xtask bench ingest [flags]
 
 Without --url: builds the server in release (cargo build --release -p aicp-api), recreates the
@@ -81,8 +95,10 @@ struct Flags {
 pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
     match args.positional().as_deref() {
         Some("ingest") => {}
-        Some(other) => bail!("unknown benchmark {other:?}; there is `cargo xtask bench ingest`"),
-        None => bail!("which benchmark? `cargo xtask bench ingest` (see --help)"),
+        Some("export") => return export::run(args),
+        Some("analytics") => return analytics::run(args),
+        Some(other) => bail!("unknown benchmark {other:?}; there are ingest, export and analytics"),
+        None => bail!("which benchmark? `cargo xtask bench ingest|export|analytics` (see --help)"),
     }
     let duration: f64 = args.parsed("--duration-secs")?.unwrap_or(10.0);
     let warmup: f64 = args.parsed("--warmup-secs")?.unwrap_or(1.0);

@@ -25,7 +25,10 @@ cargo xtask <command> [flags]
 Commands:
   migrate   create the database if missing and apply the migrations
   seed      fill the database with N deterministic, realistic events (via COPY)
-  bench     benchmark ingestion (`bench ingest`): HTTP scenarios plus the raw COPY ceiling
+  bench     benchmarks, each against the raw PostgreSQL figure:
+              `bench ingest`     POST /api/v1/events scenarios vs COPY FROM
+              `bench export`     streamed CSV/JSON/NDJSON exports (rows/s, server RSS) vs COPY TO
+              `bench analytics`  dashboard queries (median, p95) vs the same SQL on raw rows
   ci        the CI checks, in CI's order: fmt, clippy, dependency rules, schema, tests
 
 Run `cargo xtask <command> --help` for the flags of a command.
@@ -44,7 +47,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some("migrate") if help => print_help(migrate::HELP),
         Some("seed") if help => print_help(seed::HELP),
-        Some("bench") if help => print_help(bench::HELP),
+        Some("bench") if help => print_help(&bench::help(args.positional().as_deref())),
         Some("ci") if help => print_help(ci::HELP),
         Some("migrate") => migrate::run(args),
         Some("seed") => seed::run(args),

@@ -352,10 +352,11 @@ pub async fn realtime_totals(
 
 /// A page of events.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EventsPage {
-    /// Events, newest first, in the original's row shape.
+pub struct EventsPage<'a> {
+    /// Events, newest first, in the original's row shape and key order (serialised straight from
+    /// the row struct: a `serde_json::Value` would sort the keys).
     #[schema(value_type = Vec<Object>)]
-    data: Vec<serde_json::Value>,
+    data: Vec<aicp_export::EventJson<'a>>,
     /// Where the next page starts.
     pagination: Pagination,
 }
@@ -397,10 +398,7 @@ pub async fn events(
     let next_cursor = has_more
         .then(|| rows.last().map(|r| Cursor { created_at: r.created_at, id: r.id }.encode()))
         .flatten();
-    let data = rows
-        .iter()
-        .map(|e| serde_json::to_value(aicp_export::event_json(e)).unwrap_or_default())
-        .collect();
+    let data = rows.iter().map(aicp_export::event_json).collect();
     Ok(HttpResponse::Ok()
         .json(EventsPage { data, pagination: Pagination { next_cursor, has_more } }))
 }
@@ -448,10 +446,8 @@ pub async fn top_calls(
     let window = q.window()?;
     let limit = q.limit(20, 100)?;
     let rows = state.analytics.top_calls(&project_of(&req), &window, &q.filter()?, limit).await?;
-    let body: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|e| serde_json::to_value(aicp_export::event_json(e)).unwrap_or_default())
-        .collect();
+    // Serialised straight from the row struct, keeping the original's key order.
+    let body: Vec<aicp_export::EventJson<'_>> = rows.iter().map(aicp_export::event_json).collect();
     Ok(HttpResponse::Ok().json(body))
 }
 

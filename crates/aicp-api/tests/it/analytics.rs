@@ -345,3 +345,41 @@ async fn bad_analytics_parameters_are_400s_with_clear_messages() {
     let r = app.get("/api/v1/analytics/flamegraph?from=x&to=2026-01-06").await;
     assert_eq!(r.body["error"], "Invalid \"from\" date format");
 }
+
+#[actix_web::test]
+async fn event_rows_keep_the_originals_key_order() {
+    let app = TestApp::new().await;
+    fixture(&app).await;
+    let svc = actix_web::test::init_service(aicp_api::app::build(app.state(), None)).await;
+    let req = actix_web::test::TestRequest::get()
+        .uri(&format!("/api/v1/analytics/events?{W}&limit=1"))
+        .to_request();
+    let body = actix_web::test::call_and_read_body(&svc, req).await;
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let order = [
+        "\"id\"",
+        "\"traceId\"",
+        "\"spanId\"",
+        "\"parentSpanId\"",
+        "\"projectId\"",
+        "\"feature\"",
+        "\"userId\"",
+        "\"provider\"",
+        "\"model\"",
+        "\"inputTokens\"",
+        "\"outputTokens\"",
+        "\"cachedTokens\"",
+        "\"latencyMs\"",
+        "\"estimatedCostUsd\"",
+        "\"verifiedCostUsd\"",
+        "\"isCacheHit\"",
+        "\"metadata\"",
+        "\"isStreaming\"",
+        "\"errorCode\"",
+        "\"retryCount\"",
+        "\"isError\"",
+        "\"createdAt\"",
+    ];
+    let positions: Vec<usize> = order.iter().map(|k| text.find(k).unwrap_or(usize::MAX)).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+}
