@@ -108,7 +108,35 @@ async fn the_openapi_document_describes_every_route() {
     let reply = app.call(TestRequest::get().uri("/api/v1/openapi.json")).await;
     assert_eq!(reply.status, StatusCode::OK);
     let paths = reply.body["paths"].as_object().unwrap();
-    for path in ["/health", "/api/v1/events", "/api/v1/openapi.json"] {
+    for path in [
+        "/health",
+        "/api/v1/events",
+        "/api/v1/openapi.json",
+        "/api/v1/analytics/cost-breakdown",
+        "/api/v1/analytics/flamegraph",
+        "/api/v1/analytics/timeseries",
+        "/api/v1/analytics/prompts",
+        "/api/v1/analytics/prompts/{id}/similar",
+        "/api/v1/analytics/prompt-templates",
+        "/api/v1/analytics/realtime-totals",
+        "/api/v1/analytics/events",
+        "/api/v1/analytics/summary",
+        "/api/v1/analytics/top-calls",
+        "/api/v1/analytics/traces/{traceId}",
+        "/api/v1/analytics/call-paths",
+        "/api/v1/pricing",
+        "/api/v1/pricing/reprice",
+        "/api/v1/pricing/coverage",
+        "/api/v1/export/events",
+        "/api/v1/export/cost-summary",
+        "/api/v1/export/features",
+        "/api/v1/export/models",
+        "/api/v1/export/prompts",
+        "/api/v1/stream/costs",
+        "/api/v1/stream/token",
+        "/api/v1/admin/projects/{project}/keys",
+        "/api/v1/admin/projects/{project}/keys/{id}",
+    ] {
         assert!(paths.contains_key(path), "{path} missing from {:?}", paths.keys());
     }
 }
