@@ -117,10 +117,15 @@ impl IngestService {
             })
             .collect();
         let batch = EventBatch { project, events };
-        let summary = self.repo.insert_batch(batch.clone()).await?;
+        // What the live stream needs of each event, taken before the batch moves into the store
+        // (a copy of the whole batch, metadata and prompts included, would cost more).
+        let project_name = batch.project.as_str().to_owned();
+        let shares: Vec<EventShare> = batch.events.iter().map(EventShare::of).collect();
+        let summary = self.repo.insert_batch(batch).await?;
         if !summary.inserted.is_empty() {
             // After the commit, from the rows actually inserted: a retried batch announces nothing.
-            self.publisher.publish(update_of(&batch, &summary.inserted, self.clock.now())).await;
+            let update = update_of(project_name, &shares, &summary.inserted, self.clock.now());
+            self.publisher.publish(update).await;
         }
         Ok(IngestReceipt {
             received,
@@ -158,27 +163,40 @@ fn record(analyzer: &dyn PromptAnalyzer, storage: PromptStorage, text: &str) -> 
     }
 }
 
-/// What the inserted events of `batch` add to the project's totals.
+/// One event's contribution to the live totals.
+struct EventShare {
+    cost: crate::money::Usd,
+    tokens: u64,
+    feature: String,
+}
+
+impl EventShare {
+    fn of(e: &PricedEvent) -> Self {
+        Self {
+            cost: e.priced.cost.total,
+            tokens: u64::from(e.event.input_tokens.unsigned_abs())
+                + u64::from(e.event.output_tokens.unsigned_abs()),
+            feature: e.event.feature.clone(),
+        }
+    }
+}
+
+/// What the inserted events (positions `inserted` of `shares`) add to the project's totals.
 fn update_of(
-    batch: &EventBatch,
+    project: String,
+    shares: &[EventShare],
     inserted: &[usize],
     now: chrono::DateTime<chrono::Utc>,
 ) -> CostUpdate {
-    let events: Vec<&PricedEvent> = inserted.iter().filter_map(|&i| batch.events.get(i)).collect();
-    let mut features: Vec<String> = events.iter().map(|e| e.event.feature.clone()).collect();
+    let events: Vec<&EventShare> = inserted.iter().filter_map(|&i| shares.get(i)).collect();
+    let mut features: Vec<String> = events.iter().map(|e| e.feature.clone()).collect();
     features.sort_unstable();
     features.dedup();
     CostUpdate {
-        project: batch.project.as_str().to_owned(),
-        cost_delta: events.iter().map(|e| e.priced.cost.total).sum(),
+        project,
+        cost_delta: events.iter().map(|e| e.cost).sum(),
         requests_delta: events.len() as u64,
-        tokens_delta: events
-            .iter()
-            .map(|e| {
-                u64::from(e.event.input_tokens.unsigned_abs())
-                    + u64::from(e.event.output_tokens.unsigned_abs())
-            })
-            .sum(),
+        tokens_delta: events.iter().map(|e| e.tokens).sum(),
         features,
         timestamp: now,
     }

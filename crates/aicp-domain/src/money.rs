@@ -72,6 +72,13 @@ impl Usd {
         self.0
     }
 
+    /// The nearest binary float, for the wire fields the original defined as JSON numbers (its
+    /// dashboard does arithmetic on them). For display only: never compute money with it.
+    pub fn to_f64(self) -> f64 {
+        // Via the decimal text: the correctly rounded nearest double (0.0375 stays 0.0375).
+        self.0.to_string().parse().unwrap_or(0.0)
+    }
+
     /// The compatibility rendering of the original (`numeric(12,6)`): 6 decimals, half away from
     /// zero, e.g. `0.000125`. Only for wire fields that the original defined that way.
     pub fn to_fixed6(self) -> String {

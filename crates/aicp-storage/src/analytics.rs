@@ -533,12 +533,13 @@ impl AnalyticsRepository for PgAnalyticsRepository {
         filter: &Filter,
         limit: usize,
     ) -> Result<Vec<SpanRow>, RepoError> {
+        // Raw rows only; the plan's unused range bounds ($4–$7) are sent typed, so PostgreSQL
+        // accepts them unreferenced and the filter keeps its parameter numbers.
         let plan = Plan::raw(window);
         let sql = format!(
             "SELECT trace_id, span_id, parent_span_id, feature, model, verified_cost_usd AS cost \
              FROM events WHERE project_id = $1 AND created_at >= $2 AND created_at < $3 \
-             AND $4::timestamptz = $4 AND $5::timestamptz = $5 AND $6::timestamptz = $6 \
-             AND $7::timestamptz = $7 AND {} LIMIT {limit}",
+             AND {} LIMIT {limit}",
             filter_sql(true)
         );
         let mut conn = self.conn().await?;

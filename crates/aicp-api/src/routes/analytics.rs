@@ -116,10 +116,6 @@ fn truncated(mut res: HttpResponse, cut: bool) -> HttpResponse {
     res
 }
 
-fn number(usd: Usd) -> f64 {
-    usd.amount().to_string().parse().unwrap_or(0.0)
-}
-
 fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -169,7 +165,7 @@ pub async fn cost_breakdown(
                 r.latency_sum as f64 / r.requests as f64
             },
             dimension: r.dimension,
-            total_cost_usd: number(r.cost),
+            total_cost_usd: Usd::to_f64(r.cost),
             total_tokens: r.tokens,
             request_count: r.requests,
         })
@@ -246,8 +242,8 @@ pub async fn timeseries(
         .await?;
     let point = |t: DateTime<Utc>, cost: Usd, requests: u64| TimeseriesPoint {
         timestamp: iso(t),
-        value: number(cost),
-        cost: number(cost),
+        value: Usd::to_f64(cost),
+        cost: Usd::to_f64(cost),
         requests,
     };
     let body: Vec<TimeseriesPoint> = if fill {
@@ -309,7 +305,7 @@ pub async fn prompts(
             prompt_hash: r.prompt_hash,
             content: r.content,
             occurrences: r.occurrences,
-            total_cost_usd: number(r.total_cost),
+            total_cost_usd: Usd::to_f64(r.total_cost),
             avg_tokens: r.avg_tokens,
             similar_prompts: Vec::new(),
         })
@@ -344,7 +340,7 @@ pub async fn realtime_totals(
     }
     let t = state.analytics.totals(&project_of(&req)).await?;
     Ok(HttpResponse::Ok().json(RealtimeTotals {
-        total_cost: number(t.cost),
+        total_cost: Usd::to_f64(t.cost),
         total_requests: t.requests,
         total_tokens: t.tokens,
     }))

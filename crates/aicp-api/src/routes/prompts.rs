@@ -23,10 +23,6 @@ const GROUPS: usize = 20;
 /// Near-duplicate candidates examined per prompt.
 const CANDIDATES: usize = 200;
 
-fn number(usd: Usd) -> f64 {
-    usd.amount().to_string().parse().unwrap_or(0.0)
-}
-
 /// One near-duplicate prompt.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -170,7 +166,7 @@ fn similar_of(
                 model: head.model.clone(),
                 similarity,
                 occurrences: rows.iter().map(|r| r.calls).sum(),
-                total_cost_usd: number(rows.iter().map(|r| r.cost).sum()),
+                total_cost_usd: Usd::to_f64(rows.iter().map(|r| r.cost).sum()),
             })
         })
         .collect();
@@ -219,7 +215,7 @@ pub async fn prompt_groups(
             content: head.content.clone().unwrap_or_default(),
             feature: head.feature.clone(),
             occurrences: calls,
-            total_cost_usd: number(cost),
+            total_cost_usd: Usd::to_f64(cost),
             avg_tokens: if calls == 0 { 0.0 } else { tokens as f64 / calls as f64 },
             similar_prompts: near,
             repeated_spend_usd: Usd::new(cost.amount() * repeat_share(calls)),

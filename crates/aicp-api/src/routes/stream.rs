@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use aicp_domain::ProjectId;
 use aicp_domain::live::{LiveFeed, LiveMessage};
+use aicp_domain::{ProjectId, Usd};
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
 use serde_json::json;
@@ -115,10 +115,6 @@ fn sse(frame: &Frame) -> Bytes {
     }
 }
 
-fn number(usd: aicp_domain::Usd) -> f64 {
-    usd.amount().to_string().parse().unwrap_or(0.0)
-}
-
 /// Follow the caller's project's costs live (server-sent events). Browsers pass
 /// `?token=` from `POST /api/v1/stream/token` instead of an API key header.
 #[utoipa::path(get, path = "/api/v1/stream/costs", tag = "stream",
@@ -137,7 +133,7 @@ pub async fn costs(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     // Follow before reading the snapshot, so no update committed in between is missed.
     let updates = live.feed.follow();
     let total = match state.analytics.totals(&project).await {
-        Ok(t) => number(t.cost),
+        Ok(t) => Usd::to_f64(t.cost),
         Err(e) => {
             tracing::warn!(error = %e, "live snapshot unavailable; sending 0");
             0.0
@@ -154,14 +150,14 @@ pub async fn costs(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
                     json!({
                         "type": "cost_update",
                         "data": {
-                            "costDelta": number(u.cost_delta),
+                            "costDelta": Usd::to_f64(u.cost_delta),
                             "costDeltaUsd": u.cost_delta,
                             "requestsDelta": u.requests_delta,
                             "tokensDelta": u.tokens_delta,
                             "timestamp": ts,
                         },
                         "count": u.requests_delta,
-                        "totalCost": number(u.cost_delta),
+                        "totalCost": Usd::to_f64(u.cost_delta),
                         "timestamp": ts,
                         "features": u.features,
                     })

@@ -89,10 +89,6 @@ fn ratio(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
 }
 
-fn to_f64(usd: Usd) -> f64 {
-    usd.amount().to_string().parse().unwrap_or(0.0)
-}
-
 fn relative(now: f64, before: f64) -> Option<f64> {
     (before != 0.0).then(|| (now - before) / before)
 }
@@ -121,7 +117,7 @@ pub fn figures(s: &WindowStats) -> Figures {
             share_of_spend: if s.cost == Usd::ZERO {
                 0.0
             } else {
-                to_f64(waste_total) / to_f64(s.cost)
+                Usd::to_f64(waste_total) / Usd::to_f64(s.cost)
             },
         },
     }
@@ -131,9 +127,9 @@ pub fn figures(s: &WindowStats) -> Figures {
 pub fn summarize(current: &WindowStats, previous: &WindowStats) -> Summary {
     let (now, before) = (figures(current), figures(previous));
     let change = Change {
-        total_cost: relative(to_f64(now.total_cost_usd), to_f64(before.total_cost_usd)),
+        total_cost: relative(Usd::to_f64(now.total_cost_usd), Usd::to_f64(before.total_cost_usd)),
         requests: relative(now.requests as f64, before.requests as f64),
-        waste: relative(to_f64(now.waste.total_usd), to_f64(before.waste.total_usd)),
+        waste: relative(Usd::to_f64(now.waste.total_usd), Usd::to_f64(before.waste.total_usd)),
         error_rate_points: now.error_rate - before.error_rate,
     };
     Summary { current: now, previous: before, change }

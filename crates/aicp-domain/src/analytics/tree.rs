@@ -22,10 +22,6 @@ pub struct FlameNode {
     pub children: Option<Vec<FlameNode>>,
 }
 
-fn usd_number(usd: Usd) -> f64 {
-    usd.amount().to_string().parse().unwrap_or(0.0)
-}
-
 /// `root → feature → model`, children sorted by name. The original put a project level under
 /// the root; every query is scoped to one project, so that level only hid the features from the
 /// dashboard's treemap (original-api.md §16).
@@ -42,16 +38,20 @@ pub fn feature_model_tree(rows: &[FeatureModelCost]) -> FlameNode {
                 .iter()
                 .map(|m| FlameNode {
                     name: m.model.clone(),
-                    value: usd_number(m.cost),
+                    value: Usd::to_f64(m.cost),
                     children: None,
                 })
                 .collect();
             leaves.sort_by(|a, b| a.name.cmp(&b.name));
-            FlameNode { name: feature.to_owned(), value: usd_number(total), children: Some(leaves) }
+            FlameNode {
+                name: feature.to_owned(),
+                value: Usd::to_f64(total),
+                children: Some(leaves),
+            }
         })
         .collect();
     let total: Usd = rows.iter().map(|r| r.cost).sum();
-    FlameNode { name: "root".to_owned(), value: usd_number(total), children: Some(children) }
+    FlameNode { name: "root".to_owned(), value: Usd::to_f64(total), children: Some(children) }
 }
 
 /// A span of a trace with its own cost and the cost of its whole subtree.
@@ -194,7 +194,7 @@ impl PathAcc {
         let cost = children.iter().map(|c| c.cost_usd).sum::<Usd>() + self.self_cost;
         CallPathNode {
             name,
-            value: usd_number(cost),
+            value: Usd::to_f64(cost),
             cost_usd: cost,
             self_cost_usd: self.self_cost,
             calls: self.calls,
