@@ -31,6 +31,14 @@
 //! | `LIVE_BUFFER` | `256` | Updates a live-stream client may fall behind before it is dropped |
 //! | `PROMPT_STORAGE` | `fingerprint` | What is kept of prompt text: `fingerprint` (hashes and signatures only, no text), `preview` (the first `PROMPT_PREVIEW_CHARS` characters) or `full` |
 //! | `PROMPT_PREVIEW_CHARS` | `200` | Length of a preview |
+//! | `EMBEDDINGS_URL` | (none: semantic similarity off) | Base URL of an OpenAI-compatible embeddings API (`{url}/embeddings`), e.g. `https://api.openai.com/v1`. When set, each new distinct prompt's text is sent there once, in the background |
+//! | `EMBEDDINGS_MODEL` | `text-embedding-3-small` | Embedding model |
+//! | `EMBEDDINGS_API_KEY` | (none) | Bearer key of the embeddings API |
+//! | `EMBEDDINGS_DIMENSIONS` | (model default) | `dimensions` to ask for (models that support it) |
+//! | `EMBEDDINGS_TIMEOUT_MS` | `10000` | Longest wait for one embeddings request |
+//! | `EMBEDDINGS_BATCH` | `64` | Most texts per embeddings request |
+//! | `EMBEDDINGS_QUEUE` | `10000` | Prompts waiting to be embedded; beyond it new ones are skipped (counted, logged) |
+//! | `EMBEDDINGS_MAX_CHARS` | `16000` | Longest text sent (longer prompts are cut, at a character boundary) |
 //! | `WORKERS` | number of CPUs | HTTP worker threads |
 //! | `SHUTDOWN_TIMEOUT_SECS` | `30` | How long in-flight requests may finish after SIGTERM/SIGINT |
 
@@ -101,12 +109,35 @@ pub struct Config {
     pub live_buffer: usize,
     /// What is kept of prompt text.
     pub prompt_storage: aicp_domain::PromptStorage,
+    /// Semantic similarity through an embeddings API (`None`: off).
+    pub embeddings: Option<EmbeddingsConfig>,
     /// Most rows per events export (`None`: no limit).
     pub export_max_rows: Option<u64>,
     /// HTTP workers.
     pub workers: usize,
     /// Graceful shutdown budget.
     pub shutdown_timeout: Duration,
+}
+
+/// An OpenAI-compatible embeddings API.
+#[derive(Debug, Clone)]
+pub struct EmbeddingsConfig {
+    /// Base URL (`{url}/embeddings` is called).
+    pub url: String,
+    /// Model.
+    pub model: String,
+    /// Bearer key.
+    pub api_key: Option<SecretString>,
+    /// `dimensions` to ask for.
+    pub dimensions: Option<u32>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Texts per request.
+    pub batch: usize,
+    /// Queue capacity (prompts).
+    pub queue: usize,
+    /// Longest text sent, in characters.
+    pub max_chars: usize,
 }
 
 impl Config {
@@ -187,6 +218,37 @@ impl Config {
                 "full" => aicp_domain::PromptStorage::Full,
                 other => {
                     bail!("PROMPT_STORAGE must be fingerprint, preview or full, got {other:?}")
+                }
+            },
+            embeddings: match get("EMBEDDINGS_URL").filter(|u| !u.trim().is_empty()) {
+                None => None,
+                Some(url) => {
+                    let url = url.trim().trim_end_matches('/').to_owned();
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        bail!("EMBEDDINGS_URL must be an http(s) URL, got {url:?}");
+                    }
+                    Some(EmbeddingsConfig {
+                        url,
+                        model: text("EMBEDDINGS_MODEL", "text-embedding-3-small"),
+                        api_key: get("EMBEDDINGS_API_KEY")
+                            .filter(|k| !k.trim().is_empty())
+                            .map(SecretString::from),
+                        dimensions: match get("EMBEDDINGS_DIMENSIONS")
+                            .filter(|d| !d.trim().is_empty())
+                        {
+                            None => None,
+                            Some(_) => Some(
+                                u32::try_from(positive("EMBEDDINGS_DIMENSIONS", 1)?)
+                                    .context("EMBEDDINGS_DIMENSIONS is too large")?,
+                            ),
+                        },
+                        timeout: Duration::from_millis(
+                            positive("EMBEDDINGS_TIMEOUT_MS", 10_000)? as u64
+                        ),
+                        batch: positive("EMBEDDINGS_BATCH", 64)?,
+                        queue: positive("EMBEDDINGS_QUEUE", 10_000)?,
+                        max_chars: positive("EMBEDDINGS_MAX_CHARS", 16_000)?,
+                    })
                 }
             },
             live_max_per_project: positive("LIVE_MAX_PER_PROJECT", 20)?,
@@ -276,5 +338,38 @@ mod tests {
         assert!(with(&[("PORT", "70000")]).is_err());
         assert!(with(&[("INGEST_WRITERS", "0")]).is_err());
         assert!(with(&[("LOG_FORMAT", "xml")]).is_err());
+    }
+
+    #[test]
+    fn embeddings_are_off_by_default_and_read_whole_when_on() {
+        assert!(with(&[]).unwrap().embeddings.is_none());
+        assert!(with(&[("EMBEDDINGS_URL", "  ")]).unwrap().embeddings.is_none());
+        let c = with(&[
+            ("EMBEDDINGS_URL", "https://api.example.com/v1/"),
+            ("EMBEDDINGS_API_KEY", "sk-x"),
+            ("EMBEDDINGS_DIMENSIONS", "256"),
+            ("EMBEDDINGS_BATCH", "8"),
+        ])
+        .unwrap()
+        .embeddings
+        .unwrap();
+        assert_eq!(c.url, "https://api.example.com/v1");
+        assert_eq!(c.model, "text-embedding-3-small");
+        assert_eq!(c.dimensions, Some(256));
+        assert_eq!((c.batch, c.queue, c.max_chars), (8, 10_000, 16_000));
+        assert_eq!(c.timeout, Duration::from_secs(10));
+        assert!(c.api_key.is_some());
+        let d = with(&[("EMBEDDINGS_URL", "http://127.0.0.1:11434/v1")]).unwrap().embeddings;
+        assert!(d.is_some_and(|d| d.api_key.is_none() && d.dimensions.is_none()));
+    }
+
+    #[test]
+    fn bad_embeddings_settings_are_start_up_errors() {
+        let url = ("EMBEDDINGS_URL", "https://api.example.com/v1");
+        assert!(with(&[("EMBEDDINGS_URL", "api.example.com")]).is_err());
+        assert!(with(&[url, ("EMBEDDINGS_DIMENSIONS", "0")]).is_err());
+        assert!(with(&[url, ("EMBEDDINGS_DIMENSIONS", "many")]).is_err());
+        assert!(with(&[url, ("EMBEDDINGS_BATCH", "0")]).is_err());
+        assert!(with(&[url, ("EMBEDDINGS_DIMENSIONS", "99999999999")]).is_err());
     }
 }

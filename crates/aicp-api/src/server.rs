@@ -81,15 +81,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         keepalive: config.live_keepalive,
     };
     let analyzer: Arc<dyn PromptAnalyzer> = Arc::new(MinHashAnalyzer::default());
+    let prompt_repo = Arc::new(PgPromptRepository::new(pg.clone()));
+    let mut ingest =
+        IngestService::new(Arc::new(repo), clock.clone(), book.clone(), Limits::default())
+            .with_publisher(hub.clone())
+            .with_prompts(analyzer.clone(), config.prompt_storage);
+    let (semantic, indexer_task) = match &config.embeddings {
+        None => (None, None),
+        Some(e) => {
+            let (semantic, task) = semantic_similarity(e, Arc::clone(&prompt_repo))?;
+            if let Some(indexer) = &semantic.indexer {
+                ingest = ingest.with_prompt_sink(indexer.clone());
+            }
+            (Some(semantic), Some(task))
+        }
+    };
     let state = web::Data::new(AppState {
         live: Some(live),
         keys,
         guard: Some(guard),
-        ingest: IngestService::new(Arc::new(repo), clock.clone(), book.clone(), Limits::default())
-            .with_publisher(hub.clone())
-            .with_prompts(analyzer.clone(), config.prompt_storage),
+        ingest,
         prompts: Some(Prompts {
-            repo: Arc::new(PgPromptRepository::new(pg.clone())),
+            repo: prompt_repo,
+            semantic,
             analyzer,
             cache: Arc::new(RedisJsonCache::new(
                 redis.clone(),
@@ -120,12 +134,51 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     server.await?;
     reloader.abort();
     subscriber.abort();
+    // Embeddings are an optional enrichment: prompts still queued are not waited for.
+    if let Some(task) = indexer_task {
+        task.abort();
+    }
     // The server has dropped every handle to the repository: the writers commit what is queued.
     if tokio::time::timeout(config.shutdown_timeout, writers.join()).await.is_err() {
         tracing::error!("event writers did not finish within the shutdown timeout");
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Semantic similarity over the embeddings provider of `config`: the adapter, the background
+/// indexer feeding `repo`, and what `/similar?mode=semantic` reads.
+fn semantic_similarity(
+    config: &crate::config::EmbeddingsConfig,
+    repo: Arc<PgPromptRepository>,
+) -> anyhow::Result<(crate::state::Semantic, tokio::task::JoinHandle<()>)> {
+    let embedder = Arc::new(crate::embedding::OpenAiEmbedder::new(config)?);
+    let signer: Arc<dyn aicp_domain::embedding::VectorSigner> =
+        Arc::new(aicp_similarity::HyperplaneLsh::default());
+    let settings = crate::semantic::IndexerSettings {
+        batch: config.batch,
+        queue: config.queue,
+        max_chars: config.max_chars,
+        ..crate::semantic::IndexerSettings::default()
+    };
+    let (indexer, task) = crate::semantic::SemanticIndexer::start(
+        embedder,
+        Arc::clone(&signer),
+        repo.clone(),
+        settings,
+    );
+    tracing::info!(
+        url = %config.url,
+        model = %config.model,
+        "semantic similarity on: new distinct prompts are sent to the embeddings provider"
+    );
+    let semantic = crate::state::Semantic {
+        model: config.model.clone(),
+        repo,
+        signer,
+        indexer: Some(indexer),
+    };
+    Ok((semantic, task))
 }
 
 /// Smallest Redis pool timeout (the limiter applies its own, shorter, per-call timeout).

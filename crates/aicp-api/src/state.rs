@@ -50,4 +50,19 @@ pub struct Prompts {
     pub analyzer: Arc<dyn aicp_domain::similarity::PromptAnalyzer>,
     /// Cache of `/similar` answers.
     pub cache: Arc<dyn aicp_domain::JsonCache>,
+    /// Semantic similarity; `None` unless an embeddings provider is configured.
+    pub semantic: Option<Semantic>,
+}
+
+/// What semantic similarity needs (see [`aicp_domain::embedding`]).
+pub struct Semantic {
+    /// The embedding model whose vectors are compared.
+    pub model: String,
+    /// Stored embeddings.
+    pub repo: Arc<dyn aicp_domain::EmbeddingRepository>,
+    /// Band keys and cosine scores.
+    pub signer: Arc<dyn aicp_domain::embedding::VectorSigner>,
+    /// The background worker (for its counters in `/health`); `None` in tests that store
+    /// embeddings themselves.
+    pub indexer: Option<Arc<crate::semantic::SemanticIndexer>>,
 }

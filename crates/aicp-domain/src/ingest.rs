@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::clock::Clock;
+use crate::embedding::{PendingPrompt, PromptSink};
 use crate::event::PricedEvent;
 use crate::event::PromptRecord;
 use crate::live::{CostPublisher, CostUpdate, NoPublisher};
@@ -57,6 +58,7 @@ pub struct IngestService {
     repo: Arc<dyn EventRepository>,
     publisher: Arc<dyn CostPublisher>,
     prompts: Option<(Arc<dyn PromptAnalyzer>, PromptStorage)>,
+    sink: Option<Arc<dyn PromptSink>>,
     clock: Arc<dyn Clock>,
     prices: Arc<SharedPriceBook>,
     limits: Limits,
@@ -70,7 +72,15 @@ impl IngestService {
         prices: Arc<SharedPriceBook>,
         limits: Limits,
     ) -> Self {
-        Self { repo, publisher: Arc::new(NoPublisher), prompts: None, clock, prices, limits }
+        Self {
+            repo,
+            publisher: Arc::new(NoPublisher),
+            prompts: None,
+            sink: None,
+            clock,
+            prices,
+            limits,
+        }
     }
 
     /// Fingerprints prompts with `analyzer`, keeping their text as `storage` allows.
@@ -80,6 +90,13 @@ impl IngestService {
         storage: PromptStorage,
     ) -> Self {
         self.prompts = Some((analyzer, storage));
+        self
+    }
+
+    /// Hands the distinct prompts of each committed batch (newly stored events only) to `sink`,
+    /// for embedding. Only has an effect together with [`with_prompts`](Self::with_prompts).
+    pub fn with_prompt_sink(mut self, sink: Arc<dyn PromptSink>) -> Self {
+        self.sink = Some(sink);
         self
     }
 
@@ -121,7 +138,25 @@ impl IngestService {
         // (a copy of the whole batch, metadata and prompts included, would cost more).
         let project_name = batch.project.as_str().to_owned();
         let shares: Vec<EventShare> = batch.events.iter().map(EventShare::of).collect();
+        // The texts a sink will want, taken only when there is one (they can be large).
+        let pending: Vec<Option<PendingPrompt>> = match self.sink {
+            Some(_) => batch.events.iter().map(pending_prompt).collect(),
+            None => Vec::new(),
+        };
         let summary = self.repo.insert_batch(batch).await?;
+        if let Some(sink) = &self.sink {
+            let mut offered: Vec<PendingPrompt> = Vec::new();
+            for &i in &summary.inserted {
+                if let Some(Some(p)) = pending.get(i)
+                    && !offered.iter().any(|o| o.hash == p.hash)
+                {
+                    offered.push(p.clone());
+                }
+            }
+            if !offered.is_empty() {
+                sink.offer(&ProjectId::new(project_name.clone()), offered);
+            }
+        }
         if !summary.inserted.is_empty() {
             // After the commit, from the rows actually inserted: a retried batch announces nothing.
             let update = update_of(project_name, &shares, &summary.inserted, self.clock.now());
@@ -161,6 +196,13 @@ fn record(analyzer: &dyn PromptAnalyzer, storage: PromptStorage, text: &str) -> 
         bands,
         text,
     }
+}
+
+/// The prompt of `e` as a sink takes it: its hash and the text as sent.
+fn pending_prompt(e: &PricedEvent) -> Option<PendingPrompt> {
+    let hash = &e.prompt.as_ref()?.hash;
+    let text = e.event.prompt.as_ref()?;
+    Some(PendingPrompt { hash: hash.clone(), text: text.clone() })
 }
 
 /// One event's contribution to the live totals.

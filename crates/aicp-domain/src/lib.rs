@@ -6,6 +6,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod clock;
+pub mod embedding;
 pub mod event;
 pub mod ingest;
 pub mod live;
@@ -24,9 +25,10 @@ pub use event::{NewEvent, PricedEvent, Provider};
 pub use ingest::{IngestError, IngestReceipt, IngestService, PromptStorage};
 pub use money::Usd;
 pub use ports::{
-    AnalyticsRepository, CostRepository, CoverageStats, DependencyProbe, EventBatch, EventExporter,
-    EventRepository, EventStream, InsertSummary, JsonCache, PriceRepository, PromptModelRow,
-    PromptRepository, RepoError, StoredCall, StoredPrompt,
+    AnalyticsRepository, CostRepository, CoverageStats, DependencyProbe, EmbeddingRepository,
+    EventBatch, EventExporter, EventRepository, EventStream, InsertSummary, JsonCache,
+    PriceRepository, PromptEmbedding, PromptModelRow, PromptRepository, RepoError, StoredCall,
+    StoredPrompt,
 };
 pub use pricing::{Catalogue, PriceBook, PriceSource, Priced, SharedPriceBook, Usage};
 pub use project::ProjectId;

@@ -62,6 +62,7 @@
 //! ```
 
 pub mod analyzer;
+pub mod hyperplane;
 pub mod messages;
 mod minhash;
 pub mod normalize;
@@ -71,6 +72,7 @@ pub use aicp_domain::similarity::{LshBanding, PromptAnalyzer, PromptFingerprint}
 pub use analyzer::{
     AnalyzerConfig, ConfigError, DEFAULT_BANDING, DEFAULT_SEED, MAX_SIGNATURE_LEN, MinHashAnalyzer,
 };
+pub use hyperplane::{DEFAULT_VECTOR_BANDING, DEFAULT_VECTOR_SEED, HyperplaneLsh, cosine};
 pub use messages::prompt_text;
 pub use normalize::{Masking, NormalizeConfig, Normalizer};
 pub use shingle::{ShingleConfig, jaccard};

@@ -1,12 +1,13 @@
 //! [`PgPromptRepository`]: prompt fingerprints for repeats and near-duplicates.
 
 use aicp_domain::{
-    ProjectId, PromptModelRow, PromptRepository, RepoError, StoredPrompt, TimeWindow, Usd,
+    EmbeddingRepository, ProjectId, PromptEmbedding, PromptModelRow, PromptRepository, RepoError,
+    StoredPrompt, TimeWindow, Usd,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Double, Int4, Int8, Nullable, Numeric, Text, Timestamptz};
+use diesel::sql_types::{Array, Double, Float4, Int4, Int8, Nullable, Numeric, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -165,7 +166,7 @@ impl PromptRepository for PgPromptRepository {
              AND created_at <= $3 AND prompt_bands && $4::bigint[] AND prompt_hash <> $5"
         );
         let sql = grouped(&w, "count(*) DESC", limit);
-        let keys: Vec<i64> = bands.iter().map(|b| b.cast_signed()).collect();
+        let keys = signed(bands);
         let mut conn = self.conn().await?;
         let rows: Vec<GroupSql> = diesel::sql_query(sql)
             .bind::<Text, _>(project.as_str().to_owned())
@@ -229,4 +230,174 @@ impl PromptRepository for PgPromptRepository {
         .map_err(from_query)?;
         Ok(rows.into_iter().map(|r| (r.feature, r.median)).collect())
     }
+
+    async fn prompts_by_hash(
+        &self,
+        project: &ProjectId,
+        hashes: &[String],
+    ) -> Result<Vec<PromptModelRow>, RepoError> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let w = format!(
+            "SELECT {W_COLUMNS} FROM events WHERE project_id = $1 AND prompt_hash = ANY($2::text[])"
+        );
+        let sql = grouped(&w, "count(*) DESC", hashes.len());
+        let mut conn = self.conn().await?;
+        let rows: Vec<GroupSql> = diesel::sql_query(sql)
+            .bind::<Text, _>(project.as_str().to_owned())
+            .bind::<Array<Text>, _>(hashes.to_vec())
+            .load(&mut conn)
+            .await
+            .map_err(from_query)?;
+        Ok(rows.into_iter().map(PromptModelRow::from).collect())
+    }
+}
+
+#[derive(QueryableByName)]
+struct EmbeddingSql {
+    #[diesel(sql_type = Text)]
+    prompt_hash: String,
+    #[diesel(sql_type = Array<Nullable<Float4>>)]
+    embedding: Vec<Option<f32>>,
+    #[diesel(sql_type = Array<Nullable<Int8>>)]
+    bands: Vec<Option<i64>>,
+}
+
+impl From<EmbeddingSql> for PromptEmbedding {
+    fn from(r: EmbeddingSql) -> Self {
+        PromptEmbedding {
+            prompt_hash: r.prompt_hash,
+            vector: r.embedding.into_iter().flatten().collect(),
+            bands: bands(Some(r.bands)),
+        }
+    }
+}
+
+#[async_trait]
+impl EmbeddingRepository for PgPromptRepository {
+    async fn missing(
+        &self,
+        project: &ProjectId,
+        model: &str,
+        hashes: &[String],
+    ) -> Result<Vec<String>, RepoError> {
+        #[derive(QueryableByName)]
+        struct HashSql {
+            #[diesel(sql_type = Text)]
+            h: String,
+        }
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<HashSql> = diesel::sql_query(
+            "SELECT h FROM unnest($3::text[]) AS h WHERE NOT EXISTS (SELECT 1 FROM prompt_embeddings e \
+             WHERE e.project_id = $1 AND e.model = $2 AND e.prompt_hash = h)",
+        )
+        .bind::<Text, _>(project.as_str().to_owned())
+        .bind::<Text, _>(model.to_owned())
+        .bind::<Array<Text>, _>(hashes.to_vec())
+        .load(&mut conn)
+        .await
+        .map_err(from_query)?;
+        Ok(rows.into_iter().map(|r| r.h).collect())
+    }
+
+    async fn store(
+        &self,
+        project: &ProjectId,
+        model: &str,
+        rows: &[PromptEmbedding],
+    ) -> Result<(), RepoError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // Each vector travels as its text form ('{0.1,...}'): one unnest of text[] keeps the
+        // whole batch a single statement, which an array of arrays of uneven length could not.
+        let hashes: Vec<String> = rows.iter().map(|r| r.prompt_hash.clone()).collect();
+        let vectors: Vec<String> = rows.iter().map(|r| pg_array(&r.vector)).collect();
+        let keys: Vec<String> = rows.iter().map(|r| pg_array(&signed(&r.bands))).collect();
+        let mut conn = self.conn().await?;
+        diesel::sql_query(
+            "INSERT INTO prompt_embeddings (project_id, model, prompt_hash, embedding, bands) \
+             SELECT $1, $2, h, v::real[], b::bigint[] FROM unnest($3::text[], $4::text[], $5::text[]) \
+             AS x(h, v, b) ON CONFLICT (project_id, model, prompt_hash) DO NOTHING",
+        )
+        .bind::<Text, _>(project.as_str().to_owned())
+        .bind::<Text, _>(model.to_owned())
+        .bind::<Array<Text>, _>(hashes)
+        .bind::<Array<Text>, _>(vectors)
+        .bind::<Array<Text>, _>(keys)
+        .execute(&mut conn)
+        .await
+        .map_err(from_query)?;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        project: &ProjectId,
+        model: &str,
+        hash: &str,
+    ) -> Result<Option<PromptEmbedding>, RepoError> {
+        let mut conn = self.conn().await?;
+        let row: Option<EmbeddingSql> = diesel::sql_query(
+            "SELECT prompt_hash, embedding, bands FROM prompt_embeddings \
+             WHERE project_id = $1 AND model = $2 AND prompt_hash = $3",
+        )
+        .bind::<Text, _>(project.as_str().to_owned())
+        .bind::<Text, _>(model.to_owned())
+        .bind::<Text, _>(hash.to_owned())
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(from_query)?;
+        Ok(row.map(PromptEmbedding::from))
+    }
+
+    async fn candidates<'a>(
+        &self,
+        project: &ProjectId,
+        model: &str,
+        bands: &[u64],
+        exclude: &'a str,
+        limit: usize,
+    ) -> Result<Vec<PromptEmbedding>, RepoError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<EmbeddingSql> = diesel::sql_query(
+            "SELECT prompt_hash, embedding, bands FROM prompt_embeddings \
+             WHERE project_id = $1 AND model = $2 AND bands && $3::bigint[] AND prompt_hash <> $4 \
+             ORDER BY (SELECT count(*) FROM unnest(bands) k WHERE k = ANY($3::bigint[])) DESC, \
+             prompt_hash LIMIT $5",
+        )
+        .bind::<Text, _>(project.as_str().to_owned())
+        .bind::<Text, _>(model.to_owned())
+        .bind::<Array<Int8>, _>(signed(bands))
+        .bind::<Text, _>(exclude.to_owned())
+        .bind::<Int8, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+        .load(&mut conn)
+        .await
+        .map_err(from_query)?;
+        Ok(rows.into_iter().map(PromptEmbedding::from).collect())
+    }
+}
+
+fn signed(keys: &[u64]) -> Vec<i64> {
+    keys.iter().map(|k| k.cast_signed()).collect()
+}
+
+/// PostgreSQL's text form of a one-dimensional array of numbers.
+fn pg_array<T: std::fmt::Display>(values: &[T]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(values.len() * 12 + 2);
+    out.push('{');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{v}");
+    }
+    out.push('}');
+    out
 }

@@ -81,6 +81,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    prompt_embeddings (project_id, model, prompt_hash) {
+        project_id -> Text,
+        model -> Text,
+        prompt_hash -> Text,
+        embedding -> Array<Nullable<Float4>>,
+        bands -> Array<Nullable<Int8>>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     rollup_daily (project_id, bucket, feature, model, provider, is_error) {
         project_id -> Text,
         bucket -> Timestamptz,
@@ -158,6 +169,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     model_prices,
     projects,
+    prompt_embeddings,
     rollup_daily,
     rollup_hourly,
     rollup_user_daily,

@@ -15,6 +15,21 @@ pub struct HealthResponse {
     pub timestamp: String,
     /// State of each dependency: `ok` or `down`.
     pub dependencies: Dependencies,
+    /// The embeddings worker's counters, when semantic similarity is configured (its provider is
+    /// optional: it never makes the service degraded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<EmbeddingsHealth>,
+}
+
+/// Semantic similarity's worker.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbeddingsHealth {
+    /// Embedding model.
+    pub model: String,
+    /// Counters since start-up.
+    #[schema(value_type = Object)]
+    pub counts: crate::semantic::IndexerCounts,
 }
 
 /// State of each dependency.
@@ -44,6 +59,11 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         status: if db && redis { "ok" } else { "degraded" },
         timestamp: state.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         dependencies: Dependencies { redis: word(redis), database: word(db) },
+        embeddings: state.prompts.as_ref().and_then(|p| p.semantic.as_ref()).and_then(|s| {
+            s.indexer
+                .as_ref()
+                .map(|i| EmbeddingsHealth { model: s.model.clone(), counts: i.stats() })
+        }),
     };
     if db && redis {
         HttpResponse::Ok().json(body)

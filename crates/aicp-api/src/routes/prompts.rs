@@ -158,21 +158,10 @@ fn similar_of(
             } else {
                 analyzer.similarity(me, &fingerprint(analyzer, &head.prompt_hash, &head.signature))
             };
-            (similarity >= threshold).then(|| SimilarPrompt {
-                id: head.latest_id,
-                prompt_hash: head.prompt_hash.clone(),
-                content: head.content.clone().unwrap_or_default(),
-                feature: head.feature.clone(),
-                model: head.model.clone(),
-                similarity,
-                occurrences: rows.iter().map(|r| r.calls).sum(),
-                total_cost_usd: Usd::to_f64(rows.iter().map(|r| r.cost).sum()),
-            })
+            (similarity >= threshold).then(|| similar_prompt(&head, &rows, similarity))
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.similarity.total_cmp(&a.similarity).then(b.total_cost_usd.total_cmp(&a.total_cost_usd))
-    });
+    sort_similar(&mut out);
     out
 }
 
@@ -245,11 +234,22 @@ pub struct SimilarQuery {
     threshold: Option<String>,
     /// Most results, 1..100 (default 10).
     limit: Option<String>,
+    /// `lexical` (default: MinHash estimate of the Jaccard similarity of the normalised texts'
+    /// word shingles) or `semantic` (cosine of the prompts' embeddings; needs `EMBEDDINGS_URL`).
+    mode: Option<String>,
+}
+
+/// How `/similar` compares prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Lexical,
+    Semantic,
 }
 
 /// Near-duplicates of the prompt of one call, across the project's history: real similarity
-/// scores (estimated Jaccard of the normalised texts), `threshold` honoured, `limit` capped.
-/// Cached for an hour per (project, event, threshold, limit, fingerprint scheme).
+/// scores (estimated Jaccard of the normalised texts, or with `mode=semantic` the cosine of their
+/// embeddings), `threshold` honoured, `limit` capped. Cached for an hour per (project, event,
+/// threshold, limit, mode and its scheme or embedding model).
 #[utoipa::path(get, path = "/api/v1/analytics/prompts/{id}/similar", tag = "analytics",
     params(("id" = String, Path, description = "Event id"), SimilarQuery),
     responses(
@@ -281,11 +281,34 @@ pub async fn similar(
             ))
         })?,
     };
+    let mode = match q.mode.as_deref().filter(|m| !m.is_empty()) {
+        None | Some("lexical") => Mode::Lexical,
+        Some("semantic") => Mode::Semantic,
+        Some(other) => {
+            return Err(ApiError::InvalidParameter(format!(
+                "\"mode\" must be lexical or semantic, received '{other}'"
+            )));
+        }
+    };
     let Some(p) = state.prompts.as_ref() else {
         return Err(ApiError::NotFound { path: req.path().to_owned() });
     };
+    let semantic = match (mode, p.semantic.as_ref()) {
+        (Mode::Lexical, _) => None,
+        (Mode::Semantic, Some(s)) => Some(s),
+        (Mode::Semantic, None) => {
+            return Err(ApiError::InvalidParameter(
+                "mode=semantic needs an embeddings provider (EMBEDDINGS_URL), and none is configured"
+                    .into(),
+            ));
+        }
+    };
     let project = project_of(&req);
-    let scheme = p.analyzer.fingerprint("").scheme;
+    // Every input of the answer: a different scheme or model is a different answer.
+    let scheme = match semantic {
+        None => format!("lexical:{}", p.analyzer.fingerprint("").scheme),
+        Some(s) => format!("semantic:{}:{}", s.model, s.signer.banding().signature_len()),
+    };
     let key = format!("similar:{}:{id}:{threshold}:{limit}:{scheme}", project.as_str());
     if let Some(hit) = p.cache.get(&key).await
         && let Ok(body) = serde_json::from_str::<Vec<SimilarPrompt>>(&hit)
@@ -298,10 +321,26 @@ pub async fn similar(
         Some(Some(s)) => Some(s),
     };
     let mut body = Vec::new();
+    // A prompt whose embedding is still on its way: answer, but do not cache the empty answer.
+    let mut cacheable = true;
     if let Some(me) = stored {
-        let fp = fingerprint(p.analyzer.as_ref(), &me.prompt_hash, &me.signature);
-        let candidates = p.repo.candidates(&project, None, &me.bands, "", CANDIDATES).await?;
-        body = similar_of(p.analyzer.as_ref(), &fp, candidates, threshold);
+        body = match semantic {
+            None => {
+                let fp = fingerprint(p.analyzer.as_ref(), &me.prompt_hash, &me.signature);
+                let candidates =
+                    p.repo.candidates(&project, None, &me.bands, "", CANDIDATES).await?;
+                similar_of(p.analyzer.as_ref(), &fp, candidates, threshold)
+            }
+            Some(s) => {
+                match semantically_similar(p, s, &project, &me.prompt_hash, threshold).await? {
+                    Some(found) => found,
+                    None => {
+                        cacheable = false;
+                        Vec::new()
+                    }
+                }
+            }
+        };
         // The call itself is not its own near-duplicate: drop it from its exact group.
         if let Some(own) = body.iter_mut().find(|s| s.prompt_hash == me.prompt_hash) {
             own.occurrences = own.occurrences.saturating_sub(1);
@@ -309,10 +348,64 @@ pub async fn similar(
         body.retain(|s| s.occurrences > 0);
         body.truncate(limit);
     }
-    if let Ok(text) = serde_json::to_string(&body) {
+    if cacheable && let Ok(text) = serde_json::to_string(&body) {
         p.cache.put(&key, &text, SIMILAR_TTL).await;
     }
     Ok(HttpResponse::Ok().insert_header(("x-cache", "miss")).json(body))
+}
+
+/// Prompts whose embeddings have a cosine of at least `threshold` with the embedding of `hash`
+/// (and `hash`'s own group, at 1.0), most similar first; `None` when `hash` has no embedding yet.
+async fn semantically_similar(
+    p: &crate::state::Prompts,
+    s: &crate::state::Semantic,
+    project: &aicp_domain::ProjectId,
+    hash: &str,
+    threshold: f64,
+) -> Result<Option<Vec<SimilarPrompt>>, ApiError> {
+    let Some(me) = s.repo.get(project, &s.model, hash).await? else { return Ok(None) };
+    let candidates = s.repo.candidates(project, &s.model, &me.bands, hash, CANDIDATES).await?;
+    let mut scores: BTreeMap<String, f64> = candidates
+        .iter()
+        .map(|c| (c.prompt_hash.clone(), s.signer.similarity(&me.vector, &c.vector)))
+        .filter(|(_, score)| *score >= threshold)
+        .collect();
+    scores.insert(hash.to_owned(), 1.0);
+    let hashes: Vec<String> = scores.keys().cloned().collect();
+    let rows = p.repo.prompts_by_hash(project, &hashes).await?;
+    let mut out: Vec<SimilarPrompt> = by_prompt(rows)
+        .into_iter()
+        .filter_map(|(head, rows)| {
+            let similarity = *scores.get(&head.prompt_hash)?;
+            Some(similar_prompt(&head, &rows, similarity))
+        })
+        .collect();
+    sort_similar(&mut out);
+    Ok(Some(out))
+}
+
+fn similar_prompt(
+    head: &PromptModelRow,
+    rows: &[PromptModelRow],
+    similarity: f64,
+) -> SimilarPrompt {
+    SimilarPrompt {
+        id: head.latest_id,
+        prompt_hash: head.prompt_hash.clone(),
+        content: head.content.clone().unwrap_or_default(),
+        feature: head.feature.clone(),
+        model: head.model.clone(),
+        similarity,
+        occurrences: rows.iter().map(|r| r.calls).sum(),
+        total_cost_usd: Usd::to_f64(rows.iter().map(|r| r.cost).sum()),
+    }
+}
+
+/// Most similar first, then most expensive.
+fn sort_similar(out: &mut [SimilarPrompt]) {
+    out.sort_by(|a, b| {
+        b.similarity.total_cmp(&a.similarity).then(b.total_cost_usd.total_cmp(&a.total_cost_usd))
+    });
 }
 
 /// Cost per prompt template (the same prompt with different variables), most expensive first.

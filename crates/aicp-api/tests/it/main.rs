@@ -12,4 +12,5 @@ mod live;
 mod pricing;
 mod process;
 mod prompts;
+mod semantic;
 mod support;

@@ -46,6 +46,7 @@ impl DependencyProbe for FixedProbe {
 pub struct TestApp {
     pub db: Option<TestDatabase>,
     state: web::Data<AppState>,
+    indexer: Option<Arc<aicp_api::semantic::SemanticIndexer>>,
 }
 
 /// A response, read whole.
@@ -70,7 +71,27 @@ impl TestApp {
         Self::build(10 * 1024 * 1024, storage).await
     }
 
+    /// Real database, full prompt storage, and semantic similarity over `embedder` (a background
+    /// indexer with fast retries); the indexer is returned for its counters.
+    pub async fn with_semantic(
+        embedder: Arc<dyn aicp_domain::embedding::Embedder>,
+    ) -> (Self, Arc<aicp_api::semantic::SemanticIndexer>) {
+        let mut app =
+            Self::build_with(10 * 1024 * 1024, aicp_domain::PromptStorage::Full, Some(embedder))
+                .await;
+        let indexer = app.indexer.take().unwrap();
+        (app, indexer)
+    }
+
     async fn build(body_limit: usize, storage: aicp_domain::PromptStorage) -> Self {
+        Self::build_with(body_limit, storage, None).await
+    }
+
+    async fn build_with(
+        body_limit: usize,
+        storage: aicp_domain::PromptStorage,
+        embedder: Option<Arc<dyn aicp_domain::embedding::Embedder>>,
+    ) -> Self {
         let db = TestDatabase::new().await;
         let pool = build_pool(&PoolConfig::new(db.url())).unwrap();
         let (repo, _writers) =
@@ -100,9 +121,28 @@ impl TestApp {
                 storage,
             )),
         };
-        let state = state(parts, body_limit);
+        let semantic = embedder.map(|embedder| {
+            let repo = Arc::new(aicp_storage::PgPromptRepository::new(pool.clone()));
+            let signer: Arc<dyn aicp_domain::embedding::VectorSigner> =
+                Arc::new(aicp_similarity::HyperplaneLsh::default());
+            let settings = aicp_api::semantic::IndexerSettings {
+                backoff: Duration::from_millis(10),
+                attempts: 3,
+                ..aicp_api::semantic::IndexerSettings::default()
+            };
+            let model = embedder.model();
+            let (indexer, _task) = aicp_api::semantic::SemanticIndexer::start(
+                embedder,
+                Arc::clone(&signer),
+                repo.clone(),
+                settings,
+            );
+            aicp_api::state::Semantic { model, repo, signer, indexer: Some(indexer) }
+        });
+        let indexer = semantic.as_ref().and_then(|s| s.indexer.clone());
+        let state = state_with(parts, body_limit, semantic);
         state.pricing.install_catalogue().await.unwrap();
-        Self { db: Some(db), state }
+        Self { db: Some(db), state, indexer }
     }
 
     /// Any repository and probes (mocks), no database.
@@ -122,12 +162,12 @@ impl TestApp {
             redis,
             prompts: None,
         };
-        Self { db: None, state: state(parts, 10 * 1024 * 1024) }
+        Self { db: None, state: state(parts, 10 * 1024 * 1024), indexer: None }
     }
 
     /// Any parts (mocks), no database.
     pub fn from_parts(parts: Parts) -> Self {
-        Self { db: None, state: state(parts, 10 * 1024 * 1024) }
+        Self { db: None, state: state(parts, 10 * 1024 * 1024), indexer: None }
     }
 
     pub async fn put_json(&self, uri: &str, body: Value) -> Reply {
@@ -177,7 +217,7 @@ impl TestApp {
             Arc::try_unwrap(self.state.into_inner()).unwrap_or_else(|_| panic!("state shared"));
         let guard = aicp_api::server::build_guard(&config, Arc::clone(&state.keys), pool);
         let state = AppState { guard: Some(guard), ..state };
-        Self { db: self.db, state: web::Data::new(state) }
+        Self { db: self.db, state: web::Data::new(state), indexer: self.indexer }
     }
 
     /// The same application with an export row limit.
@@ -185,7 +225,7 @@ impl TestApp {
         let state =
             Arc::try_unwrap(self.state.into_inner()).unwrap_or_else(|_| panic!("state shared"));
         let state = AppState { export_max_rows: Some(max), ..state };
-        Self { db: self.db, state: web::Data::new(state) }
+        Self { db: self.db, state: web::Data::new(state), indexer: self.indexer }
     }
 
     pub async fn call(&self, req: TestRequest) -> Reply {
@@ -245,6 +285,14 @@ pub struct Parts {
 }
 
 fn state(parts: Parts, body_limit: usize) -> web::Data<AppState> {
+    state_with(parts, body_limit, None)
+}
+
+fn state_with(
+    parts: Parts,
+    body_limit: usize,
+    semantic: Option<aicp_api::state::Semantic>,
+) -> web::Data<AppState> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let catalogue = Catalogue::builtin().unwrap();
     let book = Arc::new(book());
@@ -257,7 +305,10 @@ fn state(parts: Parts, body_limit: usize) -> web::Data<AppState> {
     let mut prompts = None;
     if let Some((repo, cache, storage)) = parts.prompts {
         ingest = ingest.with_prompts(Arc::clone(&analyzer), storage);
-        prompts = Some(aicp_api::state::Prompts { repo, analyzer, cache });
+        if let Some(indexer) = semantic.as_ref().and_then(|s| s.indexer.clone()) {
+            ingest = ingest.with_prompt_sink(indexer);
+        }
+        prompts = Some(aicp_api::state::Prompts { repo, analyzer, cache, semantic });
     }
     web::Data::new(AppState {
         ingest,

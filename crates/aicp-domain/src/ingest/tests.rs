@@ -290,3 +290,63 @@ fn only_the_rows_actually_inserted_are_announced_to_the_live_stream() {
     let svc = service(repo).with_publisher(Arc::new(silent));
     ingest(&svc, "acme", &parse(TWO_EVENTS)).expect("accepted");
 }
+
+#[test]
+fn the_sink_gets_each_new_distinct_prompt_once_and_nothing_for_duplicates() {
+    use crate::embedding::MockPromptSink;
+    use crate::similarity::{MockPromptAnalyzer, PromptFingerprint};
+
+    let mut analyzer = MockPromptAnalyzer::new();
+    analyzer.expect_fingerprint().returning(|text| PromptFingerprint {
+        hash: format!("h:{}", text.to_lowercase()),
+        template_hash: String::new(),
+        signature: vec![],
+        scheme: 1,
+        normalized_chars: text.len(),
+    });
+    analyzer.expect_band_keys().returning(|_| vec![]);
+    let analyzer: Arc<dyn crate::similarity::PromptAnalyzer> = Arc::new(analyzer);
+    let body = parse(
+        r#"{"events":[
+        {"traceId":"t","spanId":"a","feature":"f","provider":"openai","model":"gpt-4o",
+         "inputTokens":1,"outputTokens":1,"latencyMs":1,
+         "estimatedCostUsd":0,"timestamp":"2026-01-05T10:00:00.000Z","prompt":"Hello"},
+        {"traceId":"t","spanId":"b","feature":"f","provider":"openai","model":"gpt-4o",
+         "inputTokens":1,"outputTokens":1,"latencyMs":1,
+         "estimatedCostUsd":0,"timestamp":"2026-01-05T10:00:00.000Z","prompt":"hello"},
+        {"traceId":"t","spanId":"c","feature":"f","provider":"openai","model":"gpt-4o",
+         "inputTokens":1,"outputTokens":1,"latencyMs":1,
+         "estimatedCostUsd":0,"timestamp":"2026-01-05T10:00:00.000Z"},
+        {"traceId":"t","spanId":"d","feature":"f","provider":"openai","model":"gpt-4o",
+         "inputTokens":1,"outputTokens":1,"latencyMs":1,
+         "estimatedCostUsd":0,"timestamp":"2026-01-05T10:00:00.000Z","prompt":"Other"}
+    ]}"#,
+    );
+
+    // "Hello" and "hello" share a hash: one offer; "Other" was a duplicate event: not offered.
+    let mut repo = MockEventRepository::new();
+    repo.expect_insert_batch()
+        .returning(|_| Ok(InsertSummary { inserted: vec![0, 1, 2], duplicates: 1 }));
+    let mut sink = MockPromptSink::new();
+    sink.expect_offer()
+        .times(1)
+        .withf(|project, prompts| {
+            project.as_str() == "acme"
+                && *prompts == [PendingPrompt { hash: "h:hello".into(), text: "Hello".into() }]
+        })
+        .returning(|_, _| ());
+    let svc = service(repo)
+        .with_prompts(Arc::clone(&analyzer), PromptStorage::Fingerprint)
+        .with_prompt_sink(Arc::new(sink));
+    ingest(&svc, "acme", &body).expect("accepted");
+
+    // A retried batch stores nothing new: nothing is offered.
+    let mut repo = MockEventRepository::new();
+    repo.expect_insert_batch().returning(|_| Ok(InsertSummary { inserted: vec![], duplicates: 4 }));
+    let mut silent = MockPromptSink::new();
+    silent.expect_offer().times(0);
+    let svc = service(repo)
+        .with_prompts(analyzer, PromptStorage::Fingerprint)
+        .with_prompt_sink(Arc::new(silent));
+    ingest(&svc, "acme", &body).expect("accepted");
+}

@@ -1,0 +1,2 @@
+DROP INDEX events_prompt_hash_idx;
+DROP TABLE prompt_embeddings;
