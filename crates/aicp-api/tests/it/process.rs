@@ -8,9 +8,9 @@ use aicp_test_support::TestDatabase;
 
 use crate::support::EXAMPLE_BATCH;
 
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Drop for Server {
@@ -25,8 +25,14 @@ fn free_port() -> u16 {
 }
 
 async fn start(db: &TestDatabase) -> Server {
+    start_with(db, &[]).await
+}
+
+/// The binary on `db` with extra environment `vars`, once it answers `/health`.
+pub async fn start_with(db: &TestDatabase, vars: &[(&str, &str)]) -> Server {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_aicp"))
+        .envs(vars.iter().copied())
         .env("DATABASE_URL", db.url())
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())

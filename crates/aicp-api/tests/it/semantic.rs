@@ -372,3 +372,72 @@ async fn semantic_mode_needs_a_provider_and_a_known_mode() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.to_string().contains("lexical or semantic"), "{}", r.body);
 }
+
+#[actix_web::test]
+async fn the_binary_wires_the_provider_from_its_environment() {
+    let fake = FakeProvider::start().await;
+    let db = aicp_test_support::TestDatabase::reserve();
+    let server = crate::process::start_with(
+        &db,
+        &[
+            ("EMBEDDINGS_URL", fake.url.as_str()),
+            ("EMBEDDINGS_MODEL", "fake-embed-1"),
+            ("EMBEDDINGS_API_KEY", "sk-process"),
+            ("PROMPT_STORAGE", "fingerprint"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let events = batch(vec![
+        event("a1", json!({"prompt": RESET})),
+        event("b1", json!({"prompt": PARAPHRASE})),
+    ]);
+    let res = client
+        .post(format!("{}/api/v1/events", server.base))
+        .header("content-type", "application/json")
+        .body(events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let mut counts = Value::Null;
+    for _ in 0..200 {
+        let health: Value = client
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        counts = health["embeddings"]["counts"].clone();
+        if counts["embedded"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(counts["embedded"], 2, "{counts}");
+    assert_eq!(fake.requests.lock().unwrap()[0].0.as_deref(), Some("Bearer sk-process"));
+    let id: String = db
+        .client()
+        .await
+        .query_one("SELECT id::text FROM events WHERE span_id = 'a1'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let similar: Value = client
+        .get(format!(
+            "{}/api/v1/analytics/prompts/{id}/similar?mode=semantic&threshold=0.75",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(similar.as_array().map(Vec::len), Some(1), "{similar}");
+    // No text is stored (PROMPT_STORAGE=fingerprint), yet the paraphrase is found.
+    assert_eq!(similar[0]["content"], "");
+    assert!(similar[0]["similarity"].as_f64().unwrap() > 0.8);
+}
