@@ -211,3 +211,76 @@ async fn a_row_limit_cuts_the_export_and_says_so() {
     assert_eq!(headers.get("x-export-total-rows").unwrap(), "3");
     assert_eq!(headers.get("x-export-row-limit").unwrap(), "2");
 }
+
+#[actix_web::test]
+async fn a_failure_after_the_first_chunk_ends_the_download_incomplete() {
+    use aicp_domain::ports::{
+        MockCostRepository, MockEventExporter, MockEventRepository, MockPriceRepository,
+    };
+    use aicp_domain::{EventExporter, ProjectId, RepoError, TimeWindow};
+    use futures_util::StreamExt;
+
+    // One real stored event, cloned into enough rows to fill several chunks.
+    let real = seeded().await;
+    let pool =
+        aicp_storage::build_pool(&aicp_storage::PoolConfig::new(real.db.as_ref().unwrap().url()))
+            .unwrap();
+    let window = TimeWindow {
+        from: chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().into(),
+        to: chrono::DateTime::parse_from_rfc3339("2026-02-01T00:00:00Z").unwrap().into(),
+    };
+    let first = aicp_storage::PgEventExporter::new(pool)
+        .stream(ProjectId::new("default"), window, Default::default(), None)
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    let mut exporter = MockEventExporter::new();
+    exporter.expect_stream().returning(move |_, _, _, _| {
+        let rows = (0..5000).map({
+            let first = first.clone();
+            move |_| {
+                Ok(aicp_domain::event::StoredEvent { id: uuid::Uuid::new_v4(), ..first.clone() })
+            }
+        });
+        let failure = std::iter::once(Err(RepoError::Unavailable("connection lost".into())));
+        Box::pin(futures_util::stream::iter(rows.chain(failure).collect::<Vec<_>>()))
+    });
+    let app = TestApp::from_parts(Parts {
+        repo: Arc::new(MockEventRepository::new()),
+        prices: Arc::new(MockPriceRepository::new()),
+        costs: Arc::new(MockCostRepository::new()),
+        analytics: Arc::new(aicp_domain::ports::MockAnalyticsRepository::new()),
+        exporter: Arc::new(exporter),
+        keys: Arc::new(aicp_domain::auth::MockKeyStore::new()),
+        database: Arc::new(FixedProbe(true)),
+        redis: Arc::new(FixedProbe(true)),
+        prompts: None,
+    });
+    for format in ["csv", "json", "ndjson"] {
+        let svc = actix_web::test::init_service(aicp_api::app::build(app.state(), None)).await;
+        let req = TestRequest::get().uri(&format!("/api/v1/export/events?format={format}"));
+        let res = actix_web::test::call_service(&svc, req.to_request()).await;
+        // The head went out with the first rows; the failure can only cut the body short, which
+        // the client sees as a broken transfer, never as a complete-looking file.
+        assert_eq!(res.status(), StatusCode::OK, "{format}");
+        let mut body = res.into_body();
+        let mut received = 0usize;
+        let mut failed = false;
+        while let Some(chunk) = std::future::poll_fn(|cx| {
+            actix_web::body::MessageBody::poll_next(std::pin::Pin::new(&mut body), cx)
+        })
+        .await
+        {
+            match chunk {
+                Ok(bytes) => received += bytes.len(),
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        assert!(failed, "{format}: the body must end with an error");
+        assert!(received > 0, "{format}: rows before the failure were streamed");
+    }
+}
