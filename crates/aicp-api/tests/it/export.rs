@@ -174,28 +174,32 @@ async fn bad_export_parameters_are_400s() {
     }
 }
 
-#[actix_web::test]
-async fn a_database_that_is_down_is_a_503_not_an_empty_file() {
-    use aicp_domain::RepoError;
-    use aicp_domain::ports::{
-        MockCostRepository, MockEventExporter, MockEventRepository, MockPriceRepository,
-    };
-
-    let mut exporter = MockEventExporter::new();
-    exporter.expect_stream().returning(|_, _, _, _| {
-        Box::pin(futures_util::stream::iter(vec![Err(RepoError::Unavailable("down".into()))]))
-    });
-    let app = TestApp::from_parts(Parts {
+/// Mocks everywhere but `exporter`; the database probe says `database_up`.
+fn exporting(exporter: aicp_domain::ports::MockEventExporter, database_up: bool) -> Parts {
+    use aicp_domain::ports::{MockCostRepository, MockEventRepository, MockPriceRepository};
+    Parts {
         repo: Arc::new(MockEventRepository::new()),
         prices: Arc::new(MockPriceRepository::new()),
         costs: Arc::new(MockCostRepository::new()),
         analytics: Arc::new(aicp_domain::ports::MockAnalyticsRepository::new()),
         exporter: Arc::new(exporter),
         keys: Arc::new(aicp_domain::auth::MockKeyStore::new()),
-        database: Arc::new(FixedProbe(false)),
+        database: Arc::new(FixedProbe(database_up)),
         redis: Arc::new(FixedProbe(true)),
         prompts: None,
+    }
+}
+
+#[actix_web::test]
+async fn a_database_that_is_down_is_a_503_not_an_empty_file() {
+    use aicp_domain::RepoError;
+    use aicp_domain::ports::MockEventExporter;
+
+    let mut exporter = MockEventExporter::new();
+    exporter.expect_stream().returning(|_, _, _, _| {
+        Box::pin(futures_util::stream::iter(vec![Err(RepoError::Unavailable("down".into()))]))
     });
+    let app = TestApp::from_parts(exporting(exporter, false));
     let (status, headers, _) = raw(&app, "/api/v1/export/events").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(headers.contains_key("retry-after"));
@@ -214,9 +218,7 @@ async fn a_row_limit_cuts_the_export_and_says_so() {
 
 #[actix_web::test]
 async fn a_failure_after_the_first_chunk_ends_the_download_incomplete() {
-    use aicp_domain::ports::{
-        MockCostRepository, MockEventExporter, MockEventRepository, MockPriceRepository,
-    };
+    use aicp_domain::ports::MockEventExporter;
     use aicp_domain::{EventExporter, ProjectId, RepoError, TimeWindow};
     use futures_util::StreamExt;
 
@@ -246,17 +248,7 @@ async fn a_failure_after_the_first_chunk_ends_the_download_incomplete() {
         let failure = std::iter::once(Err(RepoError::Unavailable("connection lost".into())));
         Box::pin(futures_util::stream::iter(rows.chain(failure).collect::<Vec<_>>()))
     });
-    let app = TestApp::from_parts(Parts {
-        repo: Arc::new(MockEventRepository::new()),
-        prices: Arc::new(MockPriceRepository::new()),
-        costs: Arc::new(MockCostRepository::new()),
-        analytics: Arc::new(aicp_domain::ports::MockAnalyticsRepository::new()),
-        exporter: Arc::new(exporter),
-        keys: Arc::new(aicp_domain::auth::MockKeyStore::new()),
-        database: Arc::new(FixedProbe(true)),
-        redis: Arc::new(FixedProbe(true)),
-        prompts: None,
-    });
+    let app = TestApp::from_parts(exporting(exporter, true));
     for format in ["csv", "json", "ndjson"] {
         let svc = actix_web::test::init_service(aicp_api::app::build(app.state(), None)).await;
         let req = TestRequest::get().uri(&format!("/api/v1/export/events?format={format}"));

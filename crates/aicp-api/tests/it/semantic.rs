@@ -402,14 +402,7 @@ async fn the_binary_wires_the_provider_from_its_environment() {
     assert_eq!(res.status(), 202);
     let mut counts = Value::Null;
     for _ in 0..200 {
-        let health: Value = client
-            .get(format!("{}/health", server.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let health = get_json(&client, &format!("{}/health", server.base)).await;
         counts = health["embeddings"]["counts"].clone();
         if counts["embedded"] == 2 {
             break;
@@ -425,19 +418,17 @@ async fn the_binary_wires_the_provider_from_its_environment() {
         .await
         .unwrap()
         .get(0);
-    let similar: Value = client
-        .get(format!(
-            "{}/api/v1/analytics/prompts/{id}/similar?mode=semantic&threshold=0.75",
-            server.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let uri = format!(
+        "{}/api/v1/analytics/prompts/{id}/similar?mode=semantic&threshold=0.75",
+        server.base
+    );
+    let similar = get_json(&client, &uri).await;
     assert_eq!(similar.as_array().map(Vec::len), Some(1), "{similar}");
     // No text is stored (PROMPT_STORAGE=fingerprint), yet the paraphrase is found.
     assert_eq!(similar[0]["content"], "");
     assert!(similar[0]["similarity"].as_f64().unwrap() > 0.8);
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
 }
