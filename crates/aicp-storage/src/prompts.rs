@@ -133,9 +133,14 @@ impl PromptRepository for PgPromptRepository {
         window: &TimeWindow,
         limit: usize,
     ) -> Result<Vec<PromptModelRow>, RepoError> {
+        // The most expensive prompts are chosen from two narrow columns first; only their calls
+        // are then read whole (signatures and band keys are wide), through the prompt-hash index.
         let w = format!(
             "SELECT {W_COLUMNS} FROM events WHERE project_id = $1 AND created_at >= $2 \
-             AND created_at <= $3 AND prompt_hash IS NOT NULL"
+             AND created_at <= $3 AND prompt_hash IN (SELECT prompt_hash FROM events \
+             WHERE project_id = $1 AND created_at >= $2 AND created_at <= $3 \
+             AND prompt_hash IS NOT NULL GROUP BY prompt_hash \
+             ORDER BY sum(verified_cost_usd) DESC, prompt_hash LIMIT {limit})"
         );
         let sql = grouped(&w, "sum(verified_cost_usd) DESC", limit);
         let mut conn = self.conn().await?;
