@@ -374,20 +374,18 @@ pub trait PromptRepository: Send + Sync {
         limit: usize,
     ) -> Result<Vec<PromptModelRow>, RepoError>;
 
-    /// Prompts (other than `exclude`) sharing at least one band key with `bands`, optionally
-    /// within `window`, aggregated like [`PromptRepository::prompt_models`]; at most `limit`
-    /// candidate prompts.
+    /// At most `limit` distinct prompts of `project` (other than `exclude`) sharing at least one
+    /// band key with `bands`, those sharing the most keys first, with their fingerprints.
     ///
     /// # Errors
     /// [`RepoError::Unavailable`] when the store cannot be reached.
     async fn candidates<'a>(
         &self,
         project: &ProjectId,
-        window: Option<TimeWindow>,
         bands: &[u64],
         exclude: &'a str,
         limit: usize,
-    ) -> Result<Vec<PromptModelRow>, RepoError>;
+    ) -> Result<Vec<StoredPrompt>, RepoError>;
 
     /// The event `id` of `project`: `None` when there is no such event, `Some(None)` when it
     /// carries no prompt.
@@ -410,8 +408,9 @@ pub trait PromptRepository: Send + Sync {
         window: &TimeWindow,
     ) -> Result<Vec<(String, f64)>, RepoError>;
 
-    /// The prompts `hashes` of `project` across its history, aggregated like
-    /// [`PromptRepository::prompt_models`] (hashes without calls are absent).
+    /// The calls of the prompts `hashes` of `project` (within `window`, else across its
+    /// history), aggregated like [`PromptRepository::prompt_models`] (hashes without calls are
+    /// absent).
     ///
     /// # Errors
     /// [`RepoError::Unavailable`] when the store cannot be reached.
@@ -419,6 +418,7 @@ pub trait PromptRepository: Send + Sync {
         &self,
         project: &ProjectId,
         hashes: &[String],
+        window: Option<TimeWindow>,
     ) -> Result<Vec<PromptModelRow>, RepoError>;
 }
 

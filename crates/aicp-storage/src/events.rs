@@ -247,13 +247,20 @@ const COLUMNS: [(&str, &str); 40] = [
     ("prompt_bands", "text"),
 ];
 
-/// Columns bound as text but stored with another type.
-fn select_expr(name: &str) -> String {
-    match name {
-        "prompt_signature" => format!("{name}::integer[]"),
-        "prompt_bands" => format!("{name}::bigint[]"),
-        _ => name.to_owned(),
-    }
+/// Bound columns that are not stored in `events` (they go to `prompt_fingerprints`).
+const NOT_IN_EVENTS: [&str; 2] = ["prompt_signature", "prompt_bands"];
+
+/// Upserts the fingerprints of the distinct prompts among the rows selected by `rows` (columns
+/// `project_id, prompt_hash, template_hash, signature integer[], bands bigint[]`, `prompt_hash`
+/// not null) into `prompt_fingerprints`, as a CTE named `prompt_fold`. A prompt already known
+/// keeps its row. Ordered by key, so concurrent statements lock in one order.
+pub fn prompt_fold_cte(rows: &str) -> String {
+    format!(
+        "prompt_fold AS (INSERT INTO prompt_fingerprints (project_id, prompt_hash, template_hash, \
+         signature, bands) SELECT DISTINCT ON (project_id, prompt_hash) project_id, prompt_hash, \
+         template_hash, signature, bands FROM ({rows}) AS p ORDER BY project_id, prompt_hash \
+         ON CONFLICT (project_id, prompt_hash) DO NOTHING)"
+    )
 }
 
 /// Columns the rollups are computed from (returned by the event insert).
@@ -334,19 +341,22 @@ fn insert_sql() -> &'static (String, String) {
     static SQL: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
         let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
-        let selects: Vec<String> = names.iter().map(|n| select_expr(n)).collect();
-        let head = format!(
-            "WITH ins AS (INSERT INTO events ({}) SELECT {} FROM unnest(",
-            names.join(", "),
-            selects.join(", ")
-        );
+        let stored: Vec<&str> =
+            names.iter().copied().filter(|n| !NOT_IN_EVENTS.contains(n)).collect();
+        let head = "WITH u AS (SELECT * FROM unnest(".to_owned();
         let tail = format!(
-            ") AS u({}) \
+            ") AS u({})), \
+             ins AS (INSERT INTO events ({stored}) SELECT {stored} FROM u \
              ON CONFLICT (project_id, trace_id, span_id) DO NOTHING RETURNING {ROLLUP_INPUT}), \
-             {} \
+             {}, {} \
              SELECT id FROM ins",
             names.join(", "),
             rollup_upserts(),
+            prompt_fold_cte(
+                "SELECT project_id, prompt_hash, template_hash, prompt_signature::integer[] AS signature, \
+                 prompt_bands::bigint[] AS bands FROM u WHERE prompt_hash IS NOT NULL"
+            ),
+            stored = stored.join(", "),
         );
         (head, tail)
     })
@@ -479,7 +489,7 @@ struct Columns {
 }
 
 /// PostgreSQL's text form of an array: `{1,2,3}`.
-fn array_text<T: ToString>(values: impl IntoIterator<Item = T>) -> String {
+pub(crate) fn array_text<T: ToString>(values: impl IntoIterator<Item = T>) -> String {
     let items: Vec<String> = values.into_iter().map(|v| v.to_string()).collect();
     format!("{{{}}}", items.join(","))
 }

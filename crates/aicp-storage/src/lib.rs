@@ -19,6 +19,7 @@ pub use analytics::PgAnalyticsRepository;
 pub use costs::PgCostRepository;
 pub use events::{
     GroupCommitConfig, PgEventRepository, ROLLUP_INPUT, WriterHandle, fold_into_rollups_sql,
+    prompt_fold_cte,
 };
 pub use export::PgEventExporter;
 pub use health::PgHealth;

@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use crate::error::from_query;
 use crate::pool::{PgConn, PgPool};
-use crate::schema::events;
 
 /// Prompts on PostgreSQL.
 pub struct PgPromptRepository {
@@ -98,13 +97,14 @@ impl From<GroupSql> for PromptModelRow {
     }
 }
 
-/// Aggregates per (prompt, model) over the rows of `w` whose prompt is among `top`.
+/// Aggregates per (prompt, model) over the rows of `w` whose prompt is among `top`, with each
+/// prompt's fingerprint (`$1` must be the project).
 fn grouped(w: &str, top_order: &str, limit: usize) -> String {
     format!(
         "WITH w AS ({w}), \
          top AS (SELECT prompt_hash FROM w GROUP BY prompt_hash ORDER BY {top_order}, prompt_hash LIMIT {limit}), \
          latest AS (SELECT DISTINCT ON (w.prompt_hash) w.prompt_hash, w.id, w.created_at, w.template_hash, \
-            w.prompt_text, w.prompt_signature, w.prompt_bands FROM w JOIN top USING (prompt_hash) \
+            w.prompt_text FROM w JOIN top USING (prompt_hash) \
             ORDER BY w.prompt_hash, w.created_at DESC, w.id DESC), \
          feat AS (SELECT DISTINCT ON (prompt_hash) prompt_hash, feature FROM \
             (SELECT w.prompt_hash, w.feature, count(*) AS c FROM w JOIN top USING (prompt_hash) GROUP BY 1, 2) x \
@@ -114,16 +114,36 @@ fn grouped(w: &str, top_order: &str, limit: usize) -> String {
             sum(w.input_tokens::bigint + w.output_tokens)::numeric AS tokens, \
             sum(greatest(w.input_tokens - w.cached_tokens - w.cache_write_tokens, 0))::numeric AS uncached, \
             sum(w.input_tokens)::numeric AS input, l.id AS latest_id, l.created_at AS latest_at, \
-            l.prompt_signature AS signature, l.prompt_bands AS bands \
+            pf.signature, pf.bands \
          FROM w JOIN top USING (prompt_hash) JOIN latest l USING (prompt_hash) JOIN feat f USING (prompt_hash) \
+         LEFT JOIN prompt_fingerprints pf ON pf.project_id = $1 AND pf.prompt_hash = w.prompt_hash \
          GROUP BY w.prompt_hash, l.template_hash, l.prompt_text, w.model, f.feature, l.id, l.created_at, \
-            l.prompt_signature, l.prompt_bands"
+            pf.signature, pf.bands"
     )
 }
 
 const W_COLUMNS: &str = "id, created_at, prompt_hash, template_hash, prompt_text, model, feature, \
-    verified_cost_usd, input_tokens, output_tokens, cached_tokens, cache_write_tokens, \
-    prompt_signature, prompt_bands";
+    verified_cost_usd, input_tokens, output_tokens, cached_tokens, cache_write_tokens";
+
+#[derive(QueryableByName)]
+struct FingerprintSql {
+    #[diesel(sql_type = Text)]
+    prompt_hash: String,
+    #[diesel(sql_type = Nullable<Array<Nullable<Int4>>>)]
+    signature: Option<Vec<Option<i32>>>,
+    #[diesel(sql_type = Nullable<Array<Nullable<Int8>>>)]
+    bands: Option<Vec<Option<i64>>>,
+}
+
+impl From<FingerprintSql> for StoredPrompt {
+    fn from(r: FingerprintSql) -> Self {
+        StoredPrompt {
+            prompt_hash: r.prompt_hash,
+            signature: signature(r.signature),
+            bands: bands(r.bands),
+        }
+    }
+}
 
 #[async_trait]
 impl PromptRepository for PgPromptRepository {
@@ -157,32 +177,25 @@ impl PromptRepository for PgPromptRepository {
     async fn candidates<'a>(
         &self,
         project: &ProjectId,
-        window: Option<TimeWindow>,
         bands: &[u64],
         exclude: &'a str,
         limit: usize,
-    ) -> Result<Vec<PromptModelRow>, RepoError> {
-        let window = window.unwrap_or(TimeWindow {
-            from: Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).single().unwrap_or_default(),
-            to: Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).single().unwrap_or_default(),
-        });
-        let w = format!(
-            "SELECT {W_COLUMNS} FROM events WHERE project_id = $1 AND created_at >= $2 \
-             AND created_at <= $3 AND prompt_bands && $4::bigint[] AND prompt_hash <> $5"
-        );
-        let sql = grouped(&w, "count(*) DESC", limit);
-        let keys = signed(bands);
+    ) -> Result<Vec<StoredPrompt>, RepoError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<GroupSql> = diesel::sql_query(sql)
-            .bind::<Text, _>(project.as_str().to_owned())
-            .bind::<Timestamptz, _>(window.from)
-            .bind::<Timestamptz, _>(window.to)
-            .bind::<Array<Int8>, _>(keys)
-            .bind::<Text, _>(exclude.to_owned())
-            .load(&mut conn)
-            .await
-            .map_err(from_query)?;
-        Ok(rows.into_iter().map(PromptModelRow::from).collect())
+        let rows: Vec<FingerprintSql> = diesel::sql_query(
+            "SELECT prompt_hash, signature, bands FROM prompt_fingerprints \
+             WHERE project_id = $1 AND bands && $2::bigint[] AND prompt_hash <> $3 \
+             ORDER BY (SELECT count(*) FROM unnest(bands) k WHERE k = ANY($2::bigint[])) DESC, \
+             prompt_hash LIMIT $4",
+        )
+        .bind::<Text, _>(project.as_str().to_owned())
+        .bind::<Array<Int8>, _>(signed(bands))
+        .bind::<Text, _>(exclude.to_owned())
+        .bind::<Int8, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+        .load(&mut conn)
+        .await
+        .map_err(from_query)?;
+        Ok(rows.into_iter().map(StoredPrompt::from).collect())
     }
 
     async fn event_prompt(
@@ -190,21 +203,33 @@ impl PromptRepository for PgPromptRepository {
         project: &ProjectId,
         id: Uuid,
     ) -> Result<Option<Option<StoredPrompt>>, RepoError> {
-        type Row = (Option<String>, Option<Vec<Option<i32>>>, Option<Vec<Option<i64>>>);
+        #[derive(QueryableByName)]
+        struct EventPromptSql {
+            #[diesel(sql_type = Nullable<Text>)]
+            prompt_hash: Option<String>,
+            #[diesel(sql_type = Nullable<Array<Nullable<Int4>>>)]
+            signature: Option<Vec<Option<i32>>>,
+            #[diesel(sql_type = Nullable<Array<Nullable<Int8>>>)]
+            bands: Option<Vec<Option<i64>>>,
+        }
         let mut conn = self.conn().await?;
-        let row: Option<Row> = events::table
-            .filter(events::project_id.eq(project.as_str()))
-            .filter(events::id.eq(id))
-            .select((events::prompt_hash, events::prompt_signature, events::prompt_bands))
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(from_query)?;
-        Ok(row.map(|(hash, sig, b)| {
-            hash.map(|prompt_hash| StoredPrompt {
+        let row: Option<EventPromptSql> = diesel::sql_query(
+            "SELECT e.prompt_hash, pf.signature, pf.bands FROM events e \
+             LEFT JOIN prompt_fingerprints pf \
+             ON pf.project_id = e.project_id AND pf.prompt_hash = e.prompt_hash \
+             WHERE e.project_id = $1 AND e.id = $2",
+        )
+        .bind::<Text, _>(project.as_str().to_owned())
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(from_query)?;
+        Ok(row.map(|r| {
+            r.prompt_hash.map(|prompt_hash| StoredPrompt {
                 prompt_hash,
-                signature: signature(sig),
-                bands: bands(b),
+                signature: signature(r.signature),
+                bands: bands(r.bands),
             })
         }))
     }
@@ -240,18 +265,26 @@ impl PromptRepository for PgPromptRepository {
         &self,
         project: &ProjectId,
         hashes: &[String],
+        window: Option<TimeWindow>,
     ) -> Result<Vec<PromptModelRow>, RepoError> {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
+        let window = window.unwrap_or(TimeWindow {
+            from: Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).single().unwrap_or_default(),
+            to: Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).single().unwrap_or_default(),
+        });
         let w = format!(
-            "SELECT {W_COLUMNS} FROM events WHERE project_id = $1 AND prompt_hash = ANY($2::text[])"
+            "SELECT {W_COLUMNS} FROM events WHERE project_id = $1 AND prompt_hash = ANY($2::text[]) \
+             AND created_at >= $3 AND created_at <= $4"
         );
         let sql = grouped(&w, "count(*) DESC", hashes.len());
         let mut conn = self.conn().await?;
         let rows: Vec<GroupSql> = diesel::sql_query(sql)
             .bind::<Text, _>(project.as_str().to_owned())
             .bind::<Array<Text>, _>(hashes.to_vec())
+            .bind::<Timestamptz, _>(window.from)
+            .bind::<Timestamptz, _>(window.to)
             .load(&mut conn)
             .await
             .map_err(from_query)?;
@@ -321,8 +354,10 @@ impl EmbeddingRepository for PgPromptRepository {
         // Each vector travels as its text form ('{0.1,...}'): one unnest of text[] keeps the
         // whole batch a single statement, which an array of arrays of uneven length could not.
         let hashes: Vec<String> = rows.iter().map(|r| r.prompt_hash.clone()).collect();
-        let vectors: Vec<String> = rows.iter().map(|r| pg_array(&r.vector)).collect();
-        let keys: Vec<String> = rows.iter().map(|r| pg_array(&signed(&r.bands))).collect();
+        let vectors: Vec<String> =
+            rows.iter().map(|r| crate::events::array_text(&r.vector)).collect();
+        let keys: Vec<String> =
+            rows.iter().map(|r| crate::events::array_text(signed(&r.bands))).collect();
         let mut conn = self.conn().await?;
         diesel::sql_query(
             "INSERT INTO prompt_embeddings (project_id, model, prompt_hash, embedding, bands) \
@@ -390,19 +425,4 @@ impl EmbeddingRepository for PgPromptRepository {
 
 fn signed(keys: &[u64]) -> Vec<i64> {
     keys.iter().map(|k| k.cast_signed()).collect()
-}
-
-/// PostgreSQL's text form of a one-dimensional array of numbers.
-fn pg_array<T: std::fmt::Display>(values: &[T]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(values.len() * 12 + 2);
-    out.push('{');
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "{v}");
-    }
-    out.push('}');
-    out
 }

@@ -52,8 +52,6 @@ diesel::table! {
         prompt_hash -> Nullable<Text>,
         template_hash -> Nullable<Text>,
         prompt_text -> Nullable<Text>,
-        prompt_signature -> Nullable<Array<Nullable<Int4>>>,
-        prompt_bands -> Nullable<Array<Nullable<Int8>>>,
     }
 }
 
@@ -88,6 +86,16 @@ diesel::table! {
         embedding -> Array<Nullable<Float4>>,
         bands -> Array<Nullable<Int8>>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    prompt_fingerprints (project_id, prompt_hash) {
+        project_id -> Text,
+        prompt_hash -> Text,
+        template_hash -> Text,
+        signature -> Array<Nullable<Int4>>,
+        bands -> Array<Nullable<Int8>>,
     }
 }
 
@@ -170,6 +178,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     model_prices,
     projects,
     prompt_embeddings,
+    prompt_fingerprints,
     rollup_daily,
     rollup_hourly,
     rollup_user_daily,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use aicp_domain::similarity::{DEFAULT_SIMILARITY_THRESHOLD, PromptAnalyzer, PromptFingerprint};
-use aicp_domain::{PriceBook, PromptModelRow, TimeWindow, Usd};
+use aicp_domain::{PriceBook, PromptModelRow, StoredPrompt, TimeWindow, Usd};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -20,6 +20,8 @@ use crate::state::AppState;
 const SIMILAR_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 /// Prompt groups in the report.
 const GROUPS: usize = 20;
+/// Near-duplicates shown per prompt group.
+const NEAR_SHOWN: usize = 5;
 /// Near-duplicate candidates examined per prompt.
 const CANDIDATES: usize = 200;
 
@@ -144,21 +146,37 @@ fn by_prompt(rows: Vec<PromptModelRow>) -> Vec<(PromptModelRow, Vec<PromptModelR
         .collect()
 }
 
-fn similar_of(
+/// Scores of the `candidates` meeting `threshold` against `me` (lexical: MinHash agreement).
+fn lexical_scores(
     analyzer: &dyn PromptAnalyzer,
     me: &PromptFingerprint,
-    candidates: Vec<PromptModelRow>,
+    candidates: &[StoredPrompt],
     threshold: f64,
-) -> Vec<SimilarPrompt> {
-    let mut out: Vec<SimilarPrompt> = by_prompt(candidates)
+) -> BTreeMap<String, f64> {
+    candidates
+        .iter()
+        .map(|c| {
+            let them = fingerprint(analyzer, &c.prompt_hash, &c.signature);
+            (c.prompt_hash.clone(), analyzer.similarity(me, &them))
+        })
+        .filter(|(_, score)| *score >= threshold)
+        .collect()
+}
+
+/// The `best` highest of `scores` (ties: by hash, for stable answers).
+fn best(scores: &BTreeMap<String, f64>, best: usize) -> Vec<String> {
+    let mut ranked: Vec<(&String, f64)> = scores.iter().map(|(h, s)| (h, *s)).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    ranked.into_iter().take(best).map(|(h, _)| h.clone()).collect()
+}
+
+/// The prompts of `rows` that have a score, with their calls, most similar first.
+fn scored(rows: Vec<PromptModelRow>, scores: &BTreeMap<String, f64>) -> Vec<SimilarPrompt> {
+    let mut out: Vec<SimilarPrompt> = by_prompt(rows)
         .into_iter()
         .filter_map(|(head, rows)| {
-            let similarity = if head.prompt_hash == me.hash {
-                1.0
-            } else {
-                analyzer.similarity(me, &fingerprint(analyzer, &head.prompt_hash, &head.signature))
-            };
-            (similarity >= threshold).then(|| similar_prompt(&head, &rows, similarity))
+            let similarity = *scores.get(&head.prompt_hash)?;
+            Some(similar_prompt(&head, &rows, similarity))
         })
         .collect();
     sort_similar(&mut out);
@@ -180,20 +198,37 @@ pub async fn prompt_groups(
     let medians: BTreeMap<String, f64> =
         p.repo.feature_medians(&project, window).await?.into_iter().collect();
     let book = state.pricing.book().current();
+    let heads = by_prompt(rows);
+    // Each group's near-duplicates: candidates among the distinct prompts, rescored; then the
+    // calls of all of them in the window, in one query.
+    let mut near_scores = Vec::with_capacity(heads.len());
+    for (head, _) in &heads {
+        let me = fingerprint(p.analyzer.as_ref(), &head.prompt_hash, &head.signature);
+        let candidates =
+            p.repo.candidates(&project, &head.bands, &head.prompt_hash, CANDIDATES).await?;
+        let scores =
+            lexical_scores(p.analyzer.as_ref(), &me, &candidates, DEFAULT_SIMILARITY_THRESHOLD);
+        // More than shown: some may have no call in the window.
+        let keep: BTreeMap<String, f64> = best(&scores, NEAR_SHOWN * 4)
+            .into_iter()
+            .filter_map(|h| scores.get(&h).map(|s| (h, *s)))
+            .collect();
+        near_scores.push(keep);
+    }
+    let wanted: std::collections::BTreeSet<String> =
+        near_scores.iter().flat_map(|m| m.keys().cloned()).collect();
+    let wanted: Vec<String> = wanted.into_iter().collect();
+    let near_rows = p.repo.prompts_by_hash(&project, &wanted, Some(*window)).await?;
     let mut groups = Vec::new();
-    for (head, rows) in by_prompt(rows) {
+    for ((head, rows), scores) in heads.into_iter().zip(near_scores) {
         let calls: u64 = rows.iter().map(|r| r.calls).sum();
         let cost: Usd = rows.iter().map(|r| r.cost).sum();
         let tokens: u64 = rows.iter().map(|r| r.tokens).sum();
         let input: u64 = rows.iter().map(|r| r.input_tokens).sum();
-        let me = fingerprint(p.analyzer.as_ref(), &head.prompt_hash, &head.signature);
-        let candidates = p
-            .repo
-            .candidates(&project, Some(*window), &head.bands, &head.prompt_hash, CANDIDATES)
-            .await?;
-        let mut near =
-            similar_of(p.analyzer.as_ref(), &me, candidates, DEFAULT_SIMILARITY_THRESHOLD);
-        near.truncate(5);
+        let mine: Vec<PromptModelRow> =
+            near_rows.iter().filter(|r| scores.contains_key(&r.prompt_hash)).cloned().collect();
+        let mut near = scored(mine, &scores);
+        near.truncate(NEAR_SHOWN);
         let avg_input = if calls == 0 { 0.0 } else { input as f64 / calls as f64 };
         let median = medians.get(&head.feature).copied().unwrap_or(0.0);
         let ratio = if median > 0.0 { avg_input / median } else { 0.0 };
@@ -328,11 +363,14 @@ pub async fn similar(
             None => {
                 let fp = fingerprint(p.analyzer.as_ref(), &me.prompt_hash, &me.signature);
                 let candidates =
-                    p.repo.candidates(&project, None, &me.bands, "", CANDIDATES).await?;
-                similar_of(p.analyzer.as_ref(), &fp, candidates, threshold)
+                    p.repo.candidates(&project, &me.bands, &me.prompt_hash, CANDIDATES).await?;
+                let scores = lexical_scores(p.analyzer.as_ref(), &fp, &candidates, threshold);
+                with_calls(p, &project, &me.prompt_hash, scores, limit).await?
             }
             Some(s) => {
-                match semantically_similar(p, s, &project, &me.prompt_hash, threshold).await? {
+                match semantically_similar(p, s, &project, &me.prompt_hash, threshold, limit)
+                    .await?
+                {
                     Some(found) => found,
                     None => {
                         cacheable = false;
@@ -362,26 +400,33 @@ async fn semantically_similar(
     project: &aicp_domain::ProjectId,
     hash: &str,
     threshold: f64,
+    limit: usize,
 ) -> Result<Option<Vec<SimilarPrompt>>, ApiError> {
     let Some(me) = s.repo.get(project, &s.model, hash).await? else { return Ok(None) };
     let candidates = s.repo.candidates(project, &s.model, &me.bands, hash, CANDIDATES).await?;
-    let mut scores: BTreeMap<String, f64> = candidates
+    let scores: BTreeMap<String, f64> = candidates
         .iter()
         .map(|c| (c.prompt_hash.clone(), s.signer.similarity(&me.vector, &c.vector)))
         .filter(|(_, score)| *score >= threshold)
         .collect();
-    scores.insert(hash.to_owned(), 1.0);
+    Ok(Some(with_calls(p, project, hash, scores, limit).await?))
+}
+
+/// The best `limit` of `scores` and the call's own prompt `own` (at 1.0), with their calls
+/// across the project's history, most similar first.
+async fn with_calls(
+    p: &crate::state::Prompts,
+    project: &aicp_domain::ProjectId,
+    own: &str,
+    mut scores: BTreeMap<String, f64>,
+    limit: usize,
+) -> Result<Vec<SimilarPrompt>, ApiError> {
+    let keep = best(&scores, limit);
+    scores.retain(|h, _| keep.contains(h));
+    scores.insert(own.to_owned(), 1.0);
     let hashes: Vec<String> = scores.keys().cloned().collect();
-    let rows = p.repo.prompts_by_hash(project, &hashes).await?;
-    let mut out: Vec<SimilarPrompt> = by_prompt(rows)
-        .into_iter()
-        .filter_map(|(head, rows)| {
-            let similarity = *scores.get(&head.prompt_hash)?;
-            Some(similar_prompt(&head, &rows, similarity))
-        })
-        .collect();
-    sort_similar(&mut out);
-    Ok(Some(out))
+    let rows = p.repo.prompts_by_hash(project, &hashes, None).await?;
+    Ok(scored(rows, &scores))
 }
 
 fn similar_prompt(

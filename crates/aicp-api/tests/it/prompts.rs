@@ -50,6 +50,23 @@ fn id_of(ids: &[String], span: &str) -> String {
 async fn repeated_and_edited_prompts_are_grouped_with_their_cost_and_savings() {
     let app = TestApp::new().await;
     seed(&app).await;
+    // One fingerprint per distinct prompt (five repeats, an edit, two others), and a retried
+    // batch adds none.
+    let fingerprints = || async {
+        let client = app.db.as_ref().unwrap().client().await;
+        let n: i64 =
+            client.query_one("SELECT count(*) FROM prompt_fingerprints", &[]).await.unwrap().get(0);
+        n
+    };
+    assert_eq!(fingerprints().await, 4);
+    let retry = app
+        .post_events(batch(vec![event(
+            "rep0",
+            json!({"prompt": base_prompt(), "feature": "support"}),
+        )]))
+        .await;
+    assert_eq!(retry.body["duplicates"], 1, "{}", retry.body);
+    assert_eq!(fingerprints().await, 4);
     let r = app.get(&format!("/api/v1/analytics/prompts?{W}")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let groups = r.body.as_array().unwrap();
