@@ -35,6 +35,7 @@ use crate::{Args, migrate};
 mod analytics;
 mod common;
 mod export;
+mod similarity;
 
 /// The help of `bench` (`which`: one benchmark, else all of them).
 pub(crate) fn help(which: Option<&str>) -> String {
@@ -42,7 +43,8 @@ pub(crate) fn help(which: Option<&str>) -> String {
         Some("ingest") => HELP.to_owned(),
         Some("export") => export::HELP.to_owned(),
         Some("analytics") => analytics::HELP.to_owned(),
-        _ => format!("{HELP}\n\n{}\n\n{}", export::HELP, analytics::HELP),
+        Some("similarity") => similarity::HELP.to_owned(),
+        _ => format!("{HELP}\n\n{}\n\n{}\n\n{}", export::HELP, analytics::HELP, similarity::HELP),
     }
 }
 
@@ -97,8 +99,13 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
         Some("ingest") => {}
         Some("export") => return export::run(args),
         Some("analytics") => return analytics::run(args),
-        Some(other) => bail!("unknown benchmark {other:?}; there are ingest, export and analytics"),
-        None => bail!("which benchmark? `cargo xtask bench ingest|export|analytics` (see --help)"),
+        Some("similarity") => return similarity::run(args),
+        Some(other) => {
+            bail!("unknown benchmark {other:?}; there are ingest, export, analytics and similarity")
+        }
+        None => bail!(
+            "which benchmark? `cargo xtask bench ingest|export|analytics|similarity` (see --help)"
+        ),
     }
     let duration: f64 = args.parsed("--duration-secs")?.unwrap_or(10.0);
     let warmup: f64 = args.parsed("--warmup-secs")?.unwrap_or(1.0);
@@ -210,6 +217,16 @@ struct Server {
 
 impl Server {
     fn start(database_url: &str, port: u16, rate_limit: bool) -> anyhow::Result<Self> {
+        Self::start_with(database_url, port, rate_limit, &[])
+    }
+
+    /// [`Server::start`] with more environment variables for the server.
+    fn start_with(
+        database_url: &str,
+        port: u16,
+        rate_limit: bool,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let bin = crate::target_dir().join("release").join("aicp");
         let dir = crate::target_dir().join("xtask");
         std::fs::create_dir_all(&dir)?;
@@ -225,6 +242,7 @@ impl Server {
         } else {
             command.env("RATE_LIMIT", "off");
         }
+        command.envs(env.iter().copied());
         let child = command
             .env("DATABASE_URL", database_url)
             .env("PORT", port.to_string())

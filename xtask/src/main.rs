@@ -29,6 +29,8 @@ Commands:
               `bench ingest`     POST /api/v1/events scenarios vs COPY FROM
               `bench export`     streamed CSV/JSON/NDJSON exports (rows/s, server RSS) vs COPY TO
               `bench analytics`  dashboard queries (median, p95) vs the same SQL on raw rows
+              `bench similarity` near-duplicate prompts (/similar, /prompts) vs brute-force
+                                 scans; recall and precision against the known templates
   ci        the CI checks, in CI's order: fmt, clippy, dependency rules, schema, tests
 
 Run `cargo xtask <command> --help` for the flags of a command.

@@ -729,7 +729,7 @@ async fn copy_chunks(
 /// The server maintains the rollups in the statement that inserts the events; COPY bypasses it,
 /// so the same SQL (`aicp_storage::fold_into_rollups_sql`) runs here over exactly the rows of
 /// this run (their trace ids start with the run's tag): the two can never disagree.
-async fn fold_into_rollups(
+pub(crate) async fn fold_into_rollups(
     client: &tokio_postgres::Client,
     project: &str,
     trace_prefix: &str,

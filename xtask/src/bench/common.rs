@@ -72,8 +72,16 @@ async fn existing_events(url: &str) -> anyhow::Result<Option<u64>> {
 /// Starts target/release/aicp on a free port against `database_url` with `RATE_LIMIT=off` (the
 /// export class allows 10 requests a minute, analytics 1,000) and waits for `/health`.
 pub(super) async fn start_server(database_url: &str) -> anyhow::Result<(Server, String)> {
+    start_server_with(database_url, &[]).await
+}
+
+/// [`start_server`] with more environment variables for the server.
+pub(super) async fn start_server_with(
+    database_url: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<(Server, String)> {
     let port = free_port()?;
-    let mut server = Server::start(database_url, port, false)?;
+    let mut server = Server::start_with(database_url, port, false, env)?;
     let base_url = format!("http://127.0.0.1:{port}");
     wait_healthy(&base_url, Some(&mut server)).await?;
     println!("bench: server pid {} ready at {base_url} (RATE_LIMIT=off)", server.child.id());
