@@ -1,2 +1,1 @@
-DROP INDEX events_prompt_hash_idx;
 DROP TABLE prompt_embeddings;

@@ -13,6 +13,3 @@ CREATE TABLE prompt_embeddings (
 
 -- Candidates for one prompt come from shared band keys, not from a table scan.
 CREATE INDEX prompt_embeddings_bands_idx ON prompt_embeddings USING gin (bands);
-
--- The calls of given prompts (semantic matches, exact groups) without scanning the events.
-CREATE INDEX events_prompt_hash_idx ON events (project_id, prompt_hash) WHERE prompt_hash IS NOT NULL;

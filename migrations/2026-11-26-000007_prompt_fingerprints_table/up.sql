@@ -22,3 +22,11 @@ CREATE INDEX prompt_fingerprints_bands_idx ON prompt_fingerprints USING gin (ban
 
 DROP INDEX events_prompt_bands_idx;
 ALTER TABLE events DROP COLUMN prompt_signature, DROP COLUMN prompt_bands;
+
+-- The calls of given prompts, and per-prompt aggregates of a window, read from the index alone
+-- (index-only scans): it covers every column those aggregates use. Partial: calls without a
+-- prompt pay nothing for it.
+CREATE INDEX events_prompt_calls_idx ON events (project_id, prompt_hash, created_at)
+    INCLUDE (model, feature, verified_cost_usd, input_tokens, output_tokens, cached_tokens,
+             cache_write_tokens, is_error, id)
+    WHERE prompt_hash IS NOT NULL;

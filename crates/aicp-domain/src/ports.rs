@@ -398,7 +398,8 @@ pub trait PromptRepository: Send + Sync {
         id: uuid::Uuid,
     ) -> Result<Option<Option<StoredPrompt>>, RepoError>;
 
-    /// Median input tokens per feature in the window (successful calls), for the bloat signal.
+    /// Median input tokens of each of `features` in the window (successful calls), for the
+    /// bloat signal.
     ///
     /// # Errors
     /// [`RepoError::Unavailable`] when the store cannot be reached.
@@ -406,6 +407,7 @@ pub trait PromptRepository: Send + Sync {
         &self,
         project: &ProjectId,
         window: &TimeWindow,
+        features: &[String],
     ) -> Result<Vec<(String, f64)>, RepoError>;
 
     /// The calls of the prompts `hashes` of `project` (within `window`, else across its

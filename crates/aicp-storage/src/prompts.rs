@@ -98,32 +98,33 @@ impl From<GroupSql> for PromptModelRow {
 }
 
 /// Aggregates per (prompt, model) over the rows of `w` whose prompt is among `top`, with each
-/// prompt's fingerprint (`$1` must be the project).
+/// prompt's fingerprint (`$1` must be the project). `w` reads only columns of
+/// `events_prompt_calls_idx`, so the aggregation is an index-only scan; the text of each prompt's
+/// latest call is then read by id, and the fingerprint joined once per prompt after grouping.
 fn grouped(w: &str, top_order: &str, limit: usize) -> String {
     format!(
         "WITH w AS ({w}), \
          top AS (SELECT prompt_hash FROM w GROUP BY prompt_hash ORDER BY {top_order}, prompt_hash LIMIT {limit}), \
-         latest AS (SELECT DISTINCT ON (w.prompt_hash) w.prompt_hash, w.id, w.created_at, w.template_hash, \
-            w.prompt_text FROM w JOIN top USING (prompt_hash) \
-            ORDER BY w.prompt_hash, w.created_at DESC, w.id DESC), \
+         latest AS (SELECT DISTINCT ON (w.prompt_hash) w.prompt_hash, w.id, w.created_at \
+            FROM w JOIN top USING (prompt_hash) ORDER BY w.prompt_hash, w.created_at DESC, w.id DESC), \
          feat AS (SELECT DISTINCT ON (prompt_hash) prompt_hash, feature FROM \
             (SELECT w.prompt_hash, w.feature, count(*) AS c FROM w JOIN top USING (prompt_hash) GROUP BY 1, 2) x \
-            ORDER BY prompt_hash, c DESC, feature) \
-         SELECT w.prompt_hash, l.template_hash, l.prompt_text AS content, w.model, f.feature, \
-            count(*) AS calls, sum(w.verified_cost_usd) AS cost, \
+            ORDER BY prompt_hash, c DESC, feature), \
+         agg AS (SELECT w.prompt_hash, w.model, count(*) AS calls, sum(w.verified_cost_usd) AS cost, \
             sum(w.input_tokens::bigint + w.output_tokens)::numeric AS tokens, \
             sum(greatest(w.input_tokens - w.cached_tokens - w.cache_write_tokens, 0))::numeric AS uncached, \
-            sum(w.input_tokens)::numeric AS input, l.id AS latest_id, l.created_at AS latest_at, \
-            pf.signature, pf.bands \
-         FROM w JOIN top USING (prompt_hash) JOIN latest l USING (prompt_hash) JOIN feat f USING (prompt_hash) \
-         LEFT JOIN prompt_fingerprints pf ON pf.project_id = $1 AND pf.prompt_hash = w.prompt_hash \
-         GROUP BY w.prompt_hash, l.template_hash, l.prompt_text, w.model, f.feature, l.id, l.created_at, \
-            pf.signature, pf.bands"
+            sum(w.input_tokens)::numeric AS input FROM w JOIN top USING (prompt_hash) GROUP BY 1, 2) \
+         SELECT a.prompt_hash, coalesce(pf.template_hash, e.template_hash, a.prompt_hash) AS template_hash, \
+            e.prompt_text AS content, a.model, f.feature, a.calls, a.cost, a.tokens, a.uncached, a.input, \
+            l.id AS latest_id, l.created_at AS latest_at, pf.signature, pf.bands \
+         FROM agg a JOIN latest l USING (prompt_hash) JOIN feat f USING (prompt_hash) \
+         JOIN events e ON e.id = l.id \
+         LEFT JOIN prompt_fingerprints pf ON pf.project_id = $1 AND pf.prompt_hash = a.prompt_hash"
     )
 }
 
-const W_COLUMNS: &str = "id, created_at, prompt_hash, template_hash, prompt_text, model, feature, \
-    verified_cost_usd, input_tokens, output_tokens, cached_tokens, cache_write_tokens";
+const W_COLUMNS: &str = "id, created_at, prompt_hash, model, feature, verified_cost_usd, \
+    input_tokens, output_tokens, cached_tokens, cache_write_tokens";
 
 #[derive(QueryableByName)]
 struct FingerprintSql {
@@ -238,6 +239,7 @@ impl PromptRepository for PgPromptRepository {
         &self,
         project: &ProjectId,
         window: &TimeWindow,
+        features: &[String],
     ) -> Result<Vec<(String, f64)>, RepoError> {
         #[derive(QueryableByName)]
         struct MedianSql {
@@ -250,11 +252,12 @@ impl PromptRepository for PgPromptRepository {
         let rows: Vec<MedianSql> = diesel::sql_query(
             "SELECT feature, percentile_cont(0.5) WITHIN GROUP (ORDER BY input_tokens) AS median \
              FROM events WHERE project_id = $1 AND created_at >= $2 AND created_at <= $3 \
-             AND NOT is_error GROUP BY feature",
+             AND feature = ANY($4::text[]) AND NOT is_error GROUP BY feature",
         )
         .bind::<Text, _>(project.as_str().to_owned())
         .bind::<Timestamptz, _>(window.from)
         .bind::<Timestamptz, _>(window.to)
+        .bind::<Array<Text>, _>(features.to_vec())
         .load(&mut conn)
         .await
         .map_err(from_query)?;

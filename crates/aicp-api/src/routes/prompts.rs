@@ -195,10 +195,13 @@ pub async fn prompt_groups(
     if rows.is_empty() {
         return Ok(None);
     }
-    let medians: BTreeMap<String, f64> =
-        p.repo.feature_medians(&project, window).await?.into_iter().collect();
     let book = state.pricing.book().current();
     let heads = by_prompt(rows);
+    let features: std::collections::BTreeSet<String> =
+        heads.iter().map(|(head, _)| head.feature.clone()).collect();
+    let features: Vec<String> = features.into_iter().collect();
+    let medians: BTreeMap<String, f64> =
+        p.repo.feature_medians(&project, window, &features).await?.into_iter().collect();
     // Each group's near-duplicates: candidates among the distinct prompts, rescored; then the
     // calls of all of them in the window, in one query.
     let mut near_scores = Vec::with_capacity(heads.len());
