@@ -22,12 +22,11 @@
 //!   variants with Zipf-like popularity (every variant at least once, so the stored set is known)
 //!   and loaded by COPY with the usual seeded columns (`Call::sample`, priced with the server's
 //!   price book, written by `seed::write_csv_row`) plus the prompt columns; `prompt_text` stays
-//!   NULL, as with the default privacy setting. Signatures and band keys go where the migrated
-//!   schema keeps them, detected at run time: on every event (`events.prompt_signature`,
-//!   `prompt_bands`) or once per distinct prompt (`prompt_fingerprints`), so the bench measures
-//!   either design. Secondary indexes are dropped during the COPY and rebuilt after it, as a bulk
-//!   load would. Events span the last 7 days, so the 7-day `/prompts` window covers all of them:
-//!   the worst case for that report at this size.
+//!   NULL, as with the default privacy setting. Signatures and band keys go where the server keeps
+//!   them: once per distinct prompt, one `prompt_fingerprints` row each. Secondary indexes are
+//!   dropped during the COPY and rebuilt after it, as a bulk load would. Events span the last 7
+//!   days, so the 7-day `/prompts` window covers all of them: the worst case for that report at
+//!   this size.
 //! - **Two kinds of `/similar` request.** Prompts drawn uniformly among the distinct ones say how
 //!   fast a typical prompt is answered; random calls (what a user clicking an event in the list
 //!   gets) draw prompts by popularity, and the server reads every call of every candidate prompt
@@ -36,18 +35,16 @@
 //!   (`/similar` answers are cached for an hour) is timed.
 //! - **Brute force in the same run is the baseline.** An index is only worth its upkeep if it
 //!   beats scanning: for `/similar`, the brute force reads every distinct (prompt_hash,
-//!   signature) of the project in one SELECT (`DISTINCT ON` over the events, or the rows of
-//!   `prompt_fingerprints`) and scores them all in Rust; for `/prompts`,
-//!   one GROUP BY picks the top 20 prompts and each is scored against every distinct prompt of the
-//!   window. The scan alone (signatures already in memory) is reported too: it is the floor of any
-//!   exhaustive method.
+//!   signature) of the project in one SELECT (the project's rows of `prompt_fingerprints`) and
+//!   scores them all in Rust; for `/prompts`, one GROUP BY picks the top 20 prompts and each is
+//!   scored against every distinct prompt of the window. The scan alone (signatures already in
+//!   memory) is reported too: it is the floor of any exhaustive method.
 //! - **Quality is measured in process, over many queries, on the server's own path.** The LSH path
-//!   (candidates sharing a band key, the server's 200 by calls or by shared keys, rescored at the
-//!   threshold) is mirrored
-//!   in memory over the stored variants, for Q query prompts drawn uniformly among them, and
-//!   compared with the templates, with a brute-force scan of the signatures and with the exact
-//!   Jaccard similarity of the shingle sets. The server's HTTP answers for the timed sample are
-//!   then checked against the same computation.
+//!   (candidates sharing a band key, ordered by shared band keys and cut at the server's 200,
+//!   rescored at the threshold) is mirrored in memory over the stored variants, for Q query
+//!   prompts drawn uniformly among them, and compared with the templates, with a brute-force scan
+//!   of the signatures and with the exact Jaccard similarity of the shingle sets. The server's
+//!   HTTP answers for the timed sample are then checked against the same computation.
 //! - **Correctness is a hard check, not a timing threshold.** With 16 bands of 8 rows, two
 //!   signatures that agree on at least 113 of 128 components disagree on at most 15, so at least
 //!   one band agrees entirely: the pair *must* be a candidate. A `/similar` or `/prompts` answer that
@@ -89,23 +86,23 @@ dropped), fingerprinted once per distinct text with the server's MinHashAnalyzer
 Recreates the scratch database aicp_bench_similarity and loads N events by COPY (the seeded
 columns of `cargo xtask seed` plus prompt_hash and template_hash; prompt_text NULL), drawn from
 the variants with Zipf-like popularity (each variant at least once) over the last 7 days.
-Signatures and band keys go where the schema keeps them (events.prompt_signature/prompt_bands,
-or one prompt_fingerprints row per distinct prompt). Non-unique indexes are rebuilt after the
-COPY. Then starts target/release/aicp (RATE_LIMIT=off, a Redis key prefix of its own) and
-measures:
+Signatures and band keys go where the server keeps them: one prompt_fingerprints row per
+distinct prompt. Non-unique indexes are rebuilt after the COPY. Then starts
+target/release/aicp (RATE_LIMIT=off, a Redis key prefix of its own) and measures:
 
   /similar  GET /api/v1/analytics/prompts/{id}/similar?threshold=0.8&limit=100 for K prompts
             drawn uniformly among the distinct ones (one random event each), then for K random
             calls (prompts by popularity); every request must be an x-cache miss; p50/p95.
-            Brute force: the event's signature, every distinct (prompt_hash, signature) of the
-            project in one SELECT, all scored in Rust (and the scan alone, signatures in memory)
+            Brute force: the event's signature, every prompt_fingerprints row (prompt_hash,
+            signature) of the project in one SELECT, all scored in Rust (and the scan alone,
+            signatures in memory)
   /prompts  GET /api/v1/analytics/prompts for the 7-day window (1 warm-up, median of R runs);
             brute force: one GROUP BY for the top 20 prompts by cost, every distinct prompt of
             the window in one SELECT, and a scan of all of them for each of the 20
   quality   Q query prompts drawn among the stored distinct prompts, in process: the server's
-            LSH path (band-key candidates, the server's cut at 200, rescored) against the known
-            templates, a brute-force scan of the signatures and exact Jaccard of the shingle
-            sets, at thresholds 0.5 to 0.9
+            LSH path (band-key candidates ordered by shared band keys, the server's cut at 200,
+            rescored) against the known templates, a brute-force scan of the signatures and
+            exact Jaccard of the shingle sets, at thresholds 0.5 to 0.9
 
 Fails if a /similar or /prompts answer holds a score below the threshold or different from the
 signatures' agreement, or misses a prompt agreeing with the query on at least 113 of 128
@@ -677,9 +674,6 @@ struct Index<'a> {
     stored: Vec<u32>,
     by_band: HashMap<u64, Vec<u32>>,
     sig_len: usize,
-    /// How the server keeps its `SERVER_CANDIDATES`: by shared band keys (candidates read from
-    /// `prompt_fingerprints`), else by calls (candidates read from `events`).
-    cut_by_shared_keys: bool,
 }
 
 impl<'a> Index<'a> {
@@ -693,12 +687,11 @@ impl<'a> Index<'a> {
             }
         }
         let sig_len = prints.first().map_or(128, |p| p.signature.len());
-        Self { prints, calls, stored, by_band, sig_len, cut_by_shared_keys: false }
+        Self { prints, calls, stored, by_band, sig_len }
     }
 
     /// The server's candidates for `q`: stored prompts sharing a band key, the `SERVER_CANDIDATES`
-    /// sharing most keys or with most calls (see `cut_by_shared_keys`; ties by hash), `q`
-    /// excluded; and how many there were before that cut.
+    /// sharing most keys (ties by hash), `q` excluded; and how many there were before that cut.
     fn candidates(&self, q: u32) -> (Vec<u32>, usize) {
         let mut all: Vec<u32> = self.prints[q as usize]
             .bands
@@ -712,13 +705,8 @@ impl<'a> Index<'a> {
         all.dedup();
         let before = all.len();
         let mine = &self.prints[q as usize].bands;
-        let rank = |v: u32| {
-            if self.cut_by_shared_keys {
-                self.prints[v as usize].bands.iter().filter(|k| mine.contains(k)).count() as u64
-            } else {
-                self.calls[v as usize]
-            }
-        };
+        let rank =
+            |v: u32| self.prints[v as usize].bands.iter().filter(|k| mine.contains(k)).count();
         all.sort_by(|&a, &b| {
             rank(b)
                 .cmp(&rank(a))
@@ -946,87 +934,6 @@ fn measure_quality(
 // ---------------------------------------------------------------------------------------------
 // The database.
 
-/// Where the schema keeps prompt signatures and band keys: on every event (`prompt_signature`,
-/// `prompt_bands`), once per distinct prompt (`prompt_fingerprints`), or both.
-#[derive(Debug, Clone, Copy)]
-struct Schema {
-    event_signatures: bool,
-    fingerprints: bool,
-}
-
-impl Schema {
-    async fn detect(pg: &tokio_postgres::Client) -> anyhow::Result<Self> {
-        let row = pg
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name = 'events' \
-                 AND column_name = 'prompt_signature'), \
-                 to_regclass('prompt_fingerprints') IS NOT NULL",
-                &[],
-            )
-            .await?;
-        let schema = Self { event_signatures: row.get(0), fingerprints: row.get(1) };
-        if !schema.event_signatures && !schema.fingerprints {
-            bail!(
-                "the schema keeps no prompt signatures (neither events.prompt_signature nor prompt_fingerprints)"
-            );
-        }
-        Ok(schema)
-    }
-
-    fn describe(self) -> &'static str {
-        match (self.event_signatures, self.fingerprints) {
-            (true, false) => {
-                "signatures and band keys on every event (events.prompt_signature, prompt_bands)"
-            }
-            (false, _) => "signatures and band keys once per distinct prompt (prompt_fingerprints)",
-            (true, true) => {
-                "signatures and band keys on every event and once per distinct prompt (prompt_fingerprints: read by the brute force)"
-            }
-        }
-    }
-
-    /// The query prompt's hash and signature, by event id (`$1`, text).
-    fn own_sql(self) -> &'static str {
-        if self.fingerprints {
-            "SELECT e.prompt_hash, f.signature FROM events e JOIN prompt_fingerprints f \
-             ON f.project_id = e.project_id AND f.prompt_hash = e.prompt_hash \
-             WHERE e.project_id = 'default' AND e.id = ($1::text)::uuid"
-        } else {
-            "SELECT prompt_hash, prompt_signature FROM events \
-             WHERE project_id = 'default' AND id = ($1::text)::uuid"
-        }
-    }
-
-    /// Every distinct (prompt_hash, signature) of project `default`, or of the calls of `window`.
-    fn distinct_sql(self, window: Option<&str>) -> String {
-        match (self.fingerprints, window) {
-            (true, None) => {
-                "SELECT prompt_hash, signature FROM prompt_fingerprints WHERE project_id = 'default'"
-                    .to_owned()
-            }
-            (true, Some(w)) => format!(
-                "SELECT prompt_hash, signature FROM prompt_fingerprints WHERE project_id = 'default' \
-                 AND prompt_hash IN (SELECT prompt_hash FROM events WHERE {w} AND prompt_hash IS NOT NULL)"
-            ),
-            (false, w) => format!(
-                "SELECT DISTINCT ON (prompt_hash) prompt_hash, prompt_signature FROM events \
-                 WHERE {} AND prompt_hash IS NOT NULL ORDER BY prompt_hash",
-                w.unwrap_or("project_id = 'default'")
-            ),
-        }
-    }
-
-    /// How [`Self::distinct_sql`] reads them, for the summary.
-    fn distinct_source(self, window: bool) -> &'static str {
-        match (self.fingerprints, window) {
-            (true, false) => "SELECT of prompt_fingerprints",
-            (true, true) => "SELECT of prompt_fingerprints IN (the window's prompt hashes)",
-            (false, _) => "SELECT DISTINCT ON (prompt_hash) over events",
-        }
-    }
-}
-
 /// What the scratch database was loaded with (the `events` table's comment), for `--reuse-db`.
 fn marker(flags: &Flags, analyzer: &MinHashAnalyzer) -> String {
     format!(
@@ -1067,24 +974,17 @@ struct LoadContext {
     project_csv: String,
     start: DateTime<Utc>,
     now: DateTime<Utc>,
-    /// Per variant: `,hash,template_hash,,"{signature}","{bands}"\n`.
+    /// Per variant: the prompt columns and the newline ([`suffix`]).
     suffixes: Vec<String>,
     /// Per variant: the feature of its template.
     features: Vec<&'static Feature>,
     schedule: Vec<(i64, u32)>,
 }
 
-/// The prompt columns of an event row: `,hash,template_hash,` (`prompt_text` NULL) and, when the
-/// events keep them, `,"{signature}","{bands}"`; then the newline.
-fn suffix(print: &Print, signatures: bool) -> String {
-    let mut s = String::with_capacity(print.signature.len() * 12 + print.bands.len() * 21 + 80);
-    let _ = write!(s, ",{},{},", print.hash, print.template_hash);
-    if signatures {
-        s.push(',');
-        push_arrays(&mut s, print);
-    }
-    s.push('\n');
-    s
+/// The prompt columns of an event row, `,hash,template_hash,` (`prompt_text` NULL), and the
+/// newline. Signatures and band keys are in `prompt_fingerprints`.
+fn suffix(print: &Print) -> String {
+    format!(",{},{},\n", print.hash, print.template_hash)
 }
 
 /// `"{signature}","{bands}"` as signed integers (`u32::cast_signed`, `u64::cast_signed`).
@@ -1162,30 +1062,22 @@ async fn copy_rows(
     sink.as_mut().finish().await.context("COPY failed")
 }
 
-/// Recreates the scratch database and loads the events (see the module docs).
-/// Recreates the scratch database and loads the events (see the module docs); returns where the
-/// schema keeps the fingerprints. `ctx.suffixes` is filled here, for that schema.
+/// Recreates the scratch database and loads the events and their prompts' fingerprints (see the
+/// module docs).
 async fn load(
     db: &str,
-    mut ctx: LoadContext,
+    ctx: LoadContext,
     prints: &[Print],
     stored: &[u32],
     marker: &str,
-) -> anyhow::Result<Schema> {
+) -> anyhow::Result<()> {
     println!("bench: recreating scratch database {}", migrate::redact(db));
     migrate::drop_database(db).await?;
     migrate::migrate(db).await?;
     let client = migrate::connect(db).await?;
-    let schema = Schema::detect(&client).await?;
-    println!("bench: the schema keeps {}", schema.describe());
-    ctx.suffixes = prints.iter().map(|p| suffix(p, schema.event_signatures)).collect();
-    let has_projects: bool =
-        client.query_one("SELECT to_regclass('projects') IS NOT NULL", &[]).await?.get(0);
-    if has_projects {
-        client
-            .execute("INSERT INTO projects (id) VALUES ('default') ON CONFLICT DO NOTHING", &[])
-            .await?;
-    }
+    client
+        .execute("INSERT INTO projects (id) VALUES ('default') ON CONFLICT DO NOTHING", &[])
+        .await?;
     // A bulk load builds secondary indexes afterwards (the GIN index on the band keys above all).
     let indexes: Vec<(String, String)> = client
         .query(
@@ -1213,9 +1105,8 @@ async fn load(
     let started = Instant::now();
     let ctx = Arc::new(ctx);
     let sql = format!(
-        "COPY events ({}, prompt_hash, template_hash, prompt_text{}) FROM STDIN (FORMAT csv)",
-        seed::COLUMNS,
-        if schema.event_signatures { ", prompt_signature, prompt_bands" } else { "" }
+        "COPY events ({}, prompt_hash, template_hash, prompt_text) FROM STDIN (FORMAT csv)",
+        seed::COLUMNS
     );
     let mut copies = Vec::new();
     let mut generators = Vec::new();
@@ -1251,31 +1142,29 @@ async fn load(
         started.elapsed().as_secs_f64(),
         rows as f64 / started.elapsed().as_secs_f64().max(1e-9)
     );
-    if schema.fingerprints {
-        // One row per stored distinct prompt, as ingestion would have left it.
-        let step = Instant::now();
-        let mut buf = String::with_capacity(stored.len() * 1900);
-        for &v in stored {
-            let p = &prints[v as usize];
-            let _ = write!(buf, "default,{},{},", p.hash, p.template_hash);
-            push_arrays(&mut buf, p);
-            buf.push('\n');
-        }
-        let sink = client
-            .copy_in::<_, Bytes>(
-                "COPY prompt_fingerprints (project_id, prompt_hash, template_hash, signature, bands) \
-                 FROM STDIN (FORMAT csv)",
-            )
-            .await?;
-        let mut sink = Box::pin(sink);
-        sink.send(Bytes::from(buf)).await.context("COPY prompt_fingerprints failed")?;
-        let n = sink.as_mut().finish().await.context("COPY prompt_fingerprints failed")?;
-        println!(
-            "bench:   {} rows of prompt_fingerprints in {:.1} s",
-            thousands(n),
-            step.elapsed().as_secs_f64()
-        );
+    // One row per stored distinct prompt, as ingestion would have left it.
+    let step = Instant::now();
+    let mut buf = String::with_capacity(stored.len() * 1900);
+    for &v in stored {
+        let p = &prints[v as usize];
+        let _ = write!(buf, "default,{},{},", p.hash, p.template_hash);
+        push_arrays(&mut buf, p);
+        buf.push('\n');
     }
+    let sink = client
+        .copy_in::<_, Bytes>(
+            "COPY prompt_fingerprints (project_id, prompt_hash, template_hash, signature, bands) \
+             FROM STDIN (FORMAT csv)",
+        )
+        .await?;
+    let mut sink = Box::pin(sink);
+    sink.send(Bytes::from(buf)).await.context("COPY prompt_fingerprints failed")?;
+    let n = sink.as_mut().finish().await.context("COPY prompt_fingerprints failed")?;
+    println!(
+        "bench:   {} rows of prompt_fingerprints in {:.1} s",
+        thousands(n),
+        step.elapsed().as_secs_f64()
+    );
     let step = Instant::now();
     client.batch_execute("SET maintenance_work_mem = '1GB'").await?;
     for (name, definition) in &indexes {
@@ -1288,14 +1177,17 @@ async fn load(
     if seed::fold_into_rollups(&client, "default", TRACE_PREFIX).await? {
         println!("bench:   folded into the rollups in {:.1} s", step.elapsed().as_secs_f64());
     }
+    // VACUUM as well: in production autovacuum visits an insert-only table after every ~20 %
+    // growth (autovacuum_vacuum_insert_scale_factor), which sets the visibility map that
+    // index-only scans rely on; right after a COPY nothing is marked yet.
     let step = Instant::now();
-    client.batch_execute("ANALYZE").await?;
-    println!("bench:   ANALYZE in {:.1} s", step.elapsed().as_secs_f64());
+    client.batch_execute("VACUUM (ANALYZE)").await?;
+    println!("bench:   VACUUM (ANALYZE) in {:.1} s", step.elapsed().as_secs_f64());
     client
         .batch_execute(&format!("COMMENT ON TABLE events IS '{}'", marker.replace('\'', "''")))
         .await?;
     println!("bench: loaded in {:.1} s", started.elapsed().as_secs_f64());
-    Ok(schema)
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1327,13 +1219,22 @@ async fn get(
 }
 
 /// Every distinct stored prompt (hash, signature) of the project, or of the calls of `window`, in
-/// one SELECT.
+/// one SELECT of `prompt_fingerprints`.
 async fn distinct_prompts(
     pg: &tokio_postgres::Client,
-    schema: Schema,
     window: Option<&str>,
 ) -> anyhow::Result<Vec<(String, Vec<u32>)>> {
-    let rows = pg.query(&schema.distinct_sql(window), &[]).await.context("the distinct prompts")?;
+    let sql = match window {
+        None => {
+            "SELECT prompt_hash, signature FROM prompt_fingerprints WHERE project_id = 'default'"
+                .to_owned()
+        }
+        Some(w) => format!(
+            "SELECT prompt_hash, signature FROM prompt_fingerprints WHERE project_id = 'default' \
+             AND prompt_hash IN (SELECT prompt_hash FROM events WHERE {w} AND prompt_hash IS NOT NULL)"
+        ),
+    };
+    let rows = pg.query(&sql, &[]).await.context("the distinct prompts")?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -1569,7 +1470,6 @@ async fn measure_similar(
     index: &Index<'_>,
     hash_index: &HashMap<&str, u32>,
     guaranteed: u16,
-    schema: Schema,
 ) -> anyhow::Result<SimilarReport> {
     let prints = index.prints;
     // One random event per prompt (a fresh salt per run: never one a previous run cached).
@@ -1642,11 +1542,18 @@ async fn measure_similar(
             break;
         }
         let t = Instant::now();
-        let row = pg.query_one(schema.own_sql(), &[id]).await?;
+        let row = pg
+            .query_one(
+                "SELECT e.prompt_hash, f.signature FROM events e JOIN prompt_fingerprints f \
+                 ON f.project_id = e.project_id AND f.prompt_hash = e.prompt_hash \
+                 WHERE e.project_id = 'default' AND e.id = ($1::text)::uuid",
+                &[id],
+            )
+            .await?;
         let own: String = row.get(0);
         let sig: Vec<u32> = row.get::<_, Vec<i32>>(1).into_iter().map(i32::cast_unsigned).collect();
         let select = Instant::now();
-        let fetched = distinct_prompts(pg, schema, None).await?;
+        let fetched = distinct_prompts(pg, None).await?;
         report.brute_select.push(select.elapsed());
         let found = scan(&fetched, &own, &sig, THRESHOLD, LIMIT);
         report.brute.push(t.elapsed());
@@ -1683,7 +1590,6 @@ async fn measure_prompts(
     index: &Index<'_>,
     hash_index: &HashMap<&str, u32>,
     guaranteed: u16,
-    schema: Schema,
 ) -> anyhow::Result<PromptsReport> {
     let url = format!(
         "{base_url}/api/v1/analytics/prompts?from={}&to={}",
@@ -1749,7 +1655,7 @@ async fn measure_prompts(
         let rows = pg.query(&group_by, &[]).await.context("the top prompts")?;
         report.brute_group_by.push(t.elapsed());
         let d = Instant::now();
-        let fetched = distinct_prompts(pg, schema, Some(&window)).await?;
+        let fetched = distinct_prompts(pg, Some(&window)).await?;
         report.brute_distinct.push(d.elapsed());
         let s = Instant::now();
         let by_hash: HashMap<&str, &[u32]> =
@@ -1840,7 +1746,7 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
         }
     }
     let schedule = Schedule::generate(&corpus, flags.events);
-    let mut index = Index::new(&prints, &schedule.calls);
+    let index = Index::new(&prints, &schedule.calls);
     let words: Vec<usize> = corpus.variants.iter().map(|v| v.text.split(' ').count()).collect();
     println!(
         "bench: corpus: {} templates, {} distinct prompts ({} stored: called at least once), {}-{} words with the slot values (mean {:.0}), generated in {generated:.1} s, fingerprinted in {fingerprinted:.1} s",
@@ -1872,12 +1778,9 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
     let marker = marker(flags, &analyzer);
     crate::runtime()?.block_on(async {
         let outcome = async {
-            let schema = if flags.reuse_db && reusable(&db, &marker).await? {
+            if flags.reuse_db && reusable(&db, &marker).await? {
                 println!("bench: reusing {DATABASE} ({marker}; --reuse-db)");
                 migrate::migrate(&db).await?;
-                let schema = Schema::detect(&migrate::connect(&db).await?).await?;
-                println!("bench: the schema keeps {}", schema.describe());
-                schema
             } else {
                 let now = Utc::now();
                 let ctx = LoadContext {
@@ -1886,7 +1789,7 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
                     project_csv: seed::csv_quote("default"),
                     start: now - TimeDelta::days(DAYS),
                     now,
-                    suffixes: Vec::new(),
+                    suffixes: prints.iter().map(suffix).collect(),
                     features: corpus
                         .variants
                         .iter()
@@ -1894,10 +1797,8 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
                         .collect(),
                     schedule: schedule.events.clone(),
                 };
-                load(&db, ctx, &prints, &index.stored, &marker).await?
-            };
-            // The in-process LSH path cuts its candidates as this schema's server does.
-            index.cut_by_shared_keys = schema.fingerprints;
+                load(&db, ctx, &prints, &index.stored, &marker).await?;
+            }
             let index = &index;
             println!(
                 "bench: quality: {} query prompts against {} stored prompts (LSH path, brute force, exact Jaccard)",
@@ -1944,7 +1845,6 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
                     index,
                     &hash_index,
                     guaranteed,
-                    schema,
                 )
                 .await?;
                 println!(
@@ -1969,7 +1869,6 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
                     index,
                     &hash_index,
                     guaranteed,
-                    schema,
                 )
                 .await?;
                 println!(
@@ -1982,13 +1881,12 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
             .await;
             common::stop_server(server)?;
             let (similar, prompts) = result?;
-            anyhow::Ok((schema, quality, similar, prompts))
+            anyhow::Ok((quality, similar, prompts))
         }
         .await;
         common::drop_unless_kept(&db, flags.keep_db).await?;
-        let (schema, quality, similar, prompts) = outcome?;
+        let (quality, similar, prompts) = outcome?;
         let summary = Summary {
-            schema,
             flags,
             corpus: &corpus,
             stored: index.stored.len(),
@@ -2016,7 +1914,6 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
 }
 
 struct Summary<'a> {
-    schema: Schema,
     flags: &'a Flags,
     corpus: &'a Corpus,
     stored: usize,
@@ -2042,7 +1939,9 @@ impl Summary<'_> {
             self.bands,
             self.sig_len / self.bands.max(1),
         );
-        println!("the schema keeps {}", self.schema.describe());
+        println!(
+            "the schema keeps signatures and band keys once per distinct prompt (prompt_fingerprints)"
+        );
         println!(
             "\n{:<44} {:>10} {:>9} {:>5}   {:>12} {:>5}   {:>10}",
             "timings (ms)", "ours p50", "p95", "n", "brute p50", "runs", "brute/ours"
@@ -2068,8 +1967,7 @@ impl Summary<'_> {
         row("/prompts 7 days (20 groups x 5 similar)", &p.times, &p.brute);
         row("  vs brute scans alone (signatures in memory)", &p.times, &p.scan);
         println!(
-            "  /similar brute force = the event's signature (by id) + {} for all {} distinct prompts (p50 {:.1} ms) + scan in Rust (p50 {:.2} ms)",
-            self.schema.distinct_source(false),
+            "  /similar brute force = the event's signature (by id) + SELECT of prompt_fingerprints for all {} distinct prompts (p50 {:.1} ms) + scan in Rust (p50 {:.2} ms)",
             thousands(s.distinct as u64),
             quantile_ms(&s.brute_select, 0.5),
             quantile_ms(&u.scan, 0.5)
@@ -2088,10 +1986,9 @@ impl Summary<'_> {
             calls(c)
         );
         println!(
-            "  /prompts brute force = GROUP BY top 20 over the window's {} events (p50 {:.1} ms) + {} for its {} distinct prompts (p50 {:.1} ms) + 20 scans in Rust (p50 {:.2} ms)",
+            "  /prompts brute force = GROUP BY top 20 over the window's {} events (p50 {:.1} ms) + SELECT of prompt_fingerprints IN (the window's prompt hashes) for its {} distinct prompts (p50 {:.1} ms) + 20 scans in Rust (p50 {:.2} ms)",
             thousands(p.window_events),
             quantile_ms(&p.brute_group_by, 0.5),
-            self.schema.distinct_source(true),
             thousands(p.window_distinct as u64),
             quantile_ms(&p.brute_distinct, 0.5),
             quantile_ms(&p.scan, 0.5)
@@ -2270,7 +2167,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_carry_the_prompt_columns_as_csv_arrays() {
+    fn rows_carry_the_prompt_columns_and_fingerprints_csv_arrays() {
         let print = Print {
             hash: "h".into(),
             template_hash: "t".into(),
@@ -2278,9 +2175,12 @@ mod tests {
             bands: vec![u64::MAX, 2],
             shingles: vec![],
         };
-        assert_eq!(suffix(&print, true), ",h,t,,\"{1,-1}\",\"{-1,2}\"\n");
-        // Without per-event signatures: hash, template hash, prompt_text NULL.
-        assert_eq!(suffix(&print, false), ",h,t,\n");
+        // Events: hash, template hash, prompt_text NULL.
+        assert_eq!(suffix(&print), ",h,t,\n");
+        // prompt_fingerprints: signature and band keys as signed arrays.
+        let mut arrays = String::new();
+        push_arrays(&mut arrays, &print);
+        assert_eq!(arrays, "\"{1,-1}\",\"{-1,2}\"");
     }
 
     #[test]

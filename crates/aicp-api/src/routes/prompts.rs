@@ -200,28 +200,13 @@ pub async fn prompt_groups(
     let features: std::collections::BTreeSet<String> =
         heads.iter().map(|(head, _)| head.feature.clone()).collect();
     let features: Vec<String> = features.into_iter().collect();
-    let medians: BTreeMap<String, f64> =
-        p.repo.feature_medians(&project, window, &features).await?.into_iter().collect();
-    // Each group's near-duplicates: candidates among the distinct prompts, rescored; then the
-    // calls of all of them in the window, in one query.
-    let mut near_scores = Vec::with_capacity(heads.len());
-    for (head, _) in &heads {
-        let me = fingerprint(p.analyzer.as_ref(), &head.prompt_hash, &head.signature);
-        let candidates =
-            p.repo.candidates(&project, &head.bands, &head.prompt_hash, CANDIDATES).await?;
-        let scores =
-            lexical_scores(p.analyzer.as_ref(), &me, &candidates, DEFAULT_SIMILARITY_THRESHOLD);
-        // More than shown: some may have no call in the window.
-        let keep: BTreeMap<String, f64> = best(&scores, NEAR_SHOWN * 4)
-            .into_iter()
-            .filter_map(|h| scores.get(&h).map(|s| (h, *s)))
-            .collect();
-        near_scores.push(keep);
-    }
-    let wanted: std::collections::BTreeSet<String> =
-        near_scores.iter().flat_map(|m| m.keys().cloned()).collect();
-    let wanted: Vec<String> = wanted.into_iter().collect();
-    let near_rows = p.repo.prompts_by_hash(&project, &wanted, Some(*window)).await?;
+    // The medians scan the window's calls; the near-duplicates use other queries: both at once.
+    let (medians, near) = futures_util::join!(
+        p.repo.feature_medians(&project, window, &features),
+        near_duplicates(p, &project, window, &heads),
+    );
+    let medians: BTreeMap<String, f64> = medians?.into_iter().collect();
+    let (near_scores, near_rows) = near?;
     let mut groups = Vec::new();
     for ((head, rows), scores) in heads.into_iter().zip(near_scores) {
         let calls: u64 = rows.iter().map(|r| r.calls).sum();
@@ -263,6 +248,35 @@ pub async fn prompt_groups(
         b.total_cost_usd.total_cmp(&a.total_cost_usd).then(a.prompt_hash.cmp(&b.prompt_hash))
     });
     Ok(Some(groups))
+}
+
+/// Each group head's near-duplicates in `window`: candidates among the distinct prompts,
+/// rescored (the best few kept per head), then the calls of all of them in one query.
+async fn near_duplicates(
+    p: &crate::state::Prompts,
+    project: &aicp_domain::ProjectId,
+    window: &TimeWindow,
+    heads: &[(PromptModelRow, Vec<PromptModelRow>)],
+) -> Result<(Vec<BTreeMap<String, f64>>, Vec<PromptModelRow>), ApiError> {
+    let mut near_scores = Vec::with_capacity(heads.len());
+    for (head, _) in heads {
+        let me = fingerprint(p.analyzer.as_ref(), &head.prompt_hash, &head.signature);
+        let candidates =
+            p.repo.candidates(project, &head.bands, &head.prompt_hash, CANDIDATES).await?;
+        let scores =
+            lexical_scores(p.analyzer.as_ref(), &me, &candidates, DEFAULT_SIMILARITY_THRESHOLD);
+        // More than shown: some may have no call in the window.
+        let keep: BTreeMap<String, f64> = best(&scores, NEAR_SHOWN * 4)
+            .into_iter()
+            .filter_map(|h| scores.get(&h).map(|s| (h, *s)))
+            .collect();
+        near_scores.push(keep);
+    }
+    let wanted: std::collections::BTreeSet<String> =
+        near_scores.iter().flat_map(|m| m.keys().cloned()).collect();
+    let wanted: Vec<String> = wanted.into_iter().collect();
+    let near_rows = p.repo.prompts_by_hash(project, &wanted, Some(*window)).await?;
+    Ok((near_scores, near_rows))
 }
 
 /// Query of `/similar`.
