@@ -855,22 +855,9 @@ pub(crate) async fn seed(flags: Flags) -> anyhow::Result<()> {
         generators.push(tokio::task::spawn_blocking(move || g.run(hours, &tx)));
         copies.push(tokio::spawn(copy_chunks(c, rx)));
     }
-    let mut rows = 0;
-    let mut failure = None;
-    for copy in copies {
-        match copy.await? {
-            Ok(n) => rows += n,
-            Err(e) => failure = failure.or(Some(e)),
-        }
-    }
-    for g in generators {
-        g.await?;
-    }
-    if let Some(e) = failure {
-        return Err(
-            e.context(format!("seed failed ({rows} rows were committed before the failure)"))
-        );
-    }
+    let rows = join_loaders(copies, generators).await.map_err(|(e, rows)| {
+        e.context(format!("seed failed ({rows} rows were committed before the failure)"))
+    })?;
     let elapsed = started.elapsed().as_secs_f64();
     println!(
         "seed: inserted {rows} events in {elapsed:.2} s ({:.0} rows/s)",
@@ -902,6 +889,33 @@ pub(crate) async fn seed(flags: Flags) -> anyhow::Result<()> {
         rows as f64 / total.max(1e-9)
     );
     Ok(())
+}
+
+/// Waits for parallel COPY tasks (each answering the rows it committed) and the blocking tasks
+/// generating their input; the total of rows, or the first failure with the rows committed by
+/// then. Every task is awaited either way, so none is left running.
+pub(crate) async fn join_loaders(
+    copies: Vec<tokio::task::JoinHandle<anyhow::Result<u64>>>,
+    generators: Vec<tokio::task::JoinHandle<()>>,
+) -> Result<u64, (anyhow::Error, u64)> {
+    let mut rows = 0;
+    let mut failure = None;
+    for copy in copies {
+        match copy.await {
+            Ok(Ok(n)) => rows += n,
+            Ok(Err(e)) => failure = failure.or(Some(e)),
+            Err(e) => failure = failure.or(Some(e.into())),
+        }
+    }
+    for g in generators {
+        if let Err(e) = g.await {
+            failure = failure.or(Some(e.into()));
+        }
+    }
+    match failure {
+        Some(e) => Err((e, rows)),
+        None => Ok(rows),
+    }
 }
 
 #[cfg(test)]

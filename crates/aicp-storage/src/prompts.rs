@@ -183,19 +183,15 @@ impl PromptRepository for PgPromptRepository {
         limit: usize,
     ) -> Result<Vec<StoredPrompt>, RepoError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<FingerprintSql> = diesel::sql_query(
-            "SELECT prompt_hash, signature, bands FROM prompt_fingerprints \
-             WHERE project_id = $1 AND bands && $2::bigint[] AND prompt_hash <> $3 \
-             ORDER BY (SELECT count(*) FROM unnest(bands) k WHERE k = ANY($2::bigint[])) DESC, \
-             prompt_hash LIMIT $4",
-        )
-        .bind::<Text, _>(project.as_str().to_owned())
-        .bind::<Array<Int8>, _>(signed(bands))
-        .bind::<Text, _>(exclude.to_owned())
-        .bind::<Int8, _>(i64::try_from(limit).unwrap_or(i64::MAX))
-        .load(&mut conn)
-        .await
-        .map_err(from_query)?;
+        let rows: Vec<FingerprintSql> =
+            diesel::sql_query(band_candidates_sql("prompt_fingerprints", "signature", "", 2))
+                .bind::<Text, _>(project.as_str().to_owned())
+                .bind::<Array<Int8>, _>(signed(bands))
+                .bind::<Text, _>(exclude.to_owned())
+                .bind::<Int8, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+                .load(&mut conn)
+                .await
+                .map_err(from_query)?;
         Ok(rows.into_iter().map(StoredPrompt::from).collect())
     }
 
@@ -408,12 +404,12 @@ impl EmbeddingRepository for PgPromptRepository {
         limit: usize,
     ) -> Result<Vec<PromptEmbedding>, RepoError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<EmbeddingSql> = diesel::sql_query(
-            "SELECT prompt_hash, embedding, bands FROM prompt_embeddings \
-             WHERE project_id = $1 AND model = $2 AND bands && $3::bigint[] AND prompt_hash <> $4 \
-             ORDER BY (SELECT count(*) FROM unnest(bands) k WHERE k = ANY($3::bigint[])) DESC, \
-             prompt_hash LIMIT $5",
-        )
+        let rows: Vec<EmbeddingSql> = diesel::sql_query(band_candidates_sql(
+            "prompt_embeddings",
+            "embedding",
+            "AND model = $2",
+            3,
+        ))
         .bind::<Text, _>(project.as_str().to_owned())
         .bind::<Text, _>(model.to_owned())
         .bind::<Array<Int8>, _>(signed(bands))
@@ -424,6 +420,20 @@ impl EmbeddingRepository for PgPromptRepository {
         .map_err(from_query)?;
         Ok(rows.into_iter().map(PromptEmbedding::from).collect())
     }
+}
+
+/// Rows `(prompt_hash, value, bands)` of `table` of project `$1` (and `filter`) sharing a band
+/// key with `$b`, other than the prompt `$b+1`, those sharing the most keys first, at most `$b+2`.
+/// Serves MinHash fingerprints and embeddings alike: both are keyed by LSH bands.
+fn band_candidates_sql(table: &str, value: &str, filter: &str, b: usize) -> String {
+    format!(
+        "SELECT prompt_hash, {value}, bands FROM {table} \
+         WHERE project_id = $1 {filter} AND bands && ${b}::bigint[] AND prompt_hash <> ${e} \
+         ORDER BY (SELECT count(*) FROM unnest(bands) k WHERE k = ANY(${b}::bigint[])) DESC, \
+         prompt_hash LIMIT ${l}",
+        e = b + 1,
+        l = b + 2,
+    )
 }
 
 fn signed(keys: &[u64]) -> Vec<i64> {

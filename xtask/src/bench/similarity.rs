@@ -1119,20 +1119,7 @@ async fn load(
         generators.push(tokio::task::spawn_blocking(move || generate_rows(&ctx, range, &tx)));
         copies.push(tokio::spawn(copy_rows(c, sql.clone(), rx)));
     }
-    let mut rows = 0;
-    let mut failure = None;
-    for copy in copies {
-        match copy.await? {
-            Ok(n) => rows += n,
-            Err(e) => failure = failure.or(Some(e)),
-        }
-    }
-    for g in generators {
-        g.await?;
-    }
-    if let Some(e) = failure {
-        return Err(e);
-    }
+    let rows = seed::join_loaders(copies, generators).await.map_err(|(e, _)| e)?;
     if rows != events as u64 {
         bail!("COPY stored {rows} rows, not {events}");
     }
