@@ -337,29 +337,44 @@ pub fn fold_into_rollups_sql(rows: &str) -> String {
 /// One statement: insert the events (skipping known ones) and fold exactly the inserted rows
 /// into the rollups; returns the ids of the inserted rows. The data-modifying CTEs run in the
 /// order written for every writer, so all writers take locks in the same order.
-fn insert_sql() -> &'static (String, String) {
-    static SQL: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
+fn insert_sql(with_prompts: bool) -> &'static (String, String) {
+    static PLAIN: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    static PROMPTS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let build = move || {
         let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
         let stored: Vec<&str> =
             names.iter().copied().filter(|n| !NOT_IN_EVENTS.contains(n)).collect();
-        let head = "WITH u AS (SELECT * FROM unnest(".to_owned();
-        let tail = format!(
-            ") AS u({})), \
-             ins AS (INSERT INTO events ({stored}) SELECT {stored} FROM u \
-             ON CONFLICT (project_id, trace_id, span_id) DO NOTHING RETURNING {ROLLUP_INPUT}), \
-             {}, {} \
-             SELECT id FROM ins",
-            names.join(", "),
-            rollup_upserts(),
-            prompt_fold_cte(
-                "SELECT project_id, prompt_hash, template_hash, prompt_signature::integer[] AS signature, \
-                 prompt_bands::bigint[] AS bands FROM u WHERE prompt_hash IS NOT NULL"
-            ),
-            stored = stored.join(", "),
+        let (names, stored) = (names.join(", "), stored.join(", "));
+        let insert = format!(
+            "INSERT INTO events ({stored}) SELECT {stored} FROM {{source}} \
+             ON CONFLICT (project_id, trace_id, span_id) DO NOTHING RETURNING {ROLLUP_INPUT}"
         );
-        (head, tail)
-    })
+        if with_prompts {
+            // The unnested rows feed two writes (events, prompt fingerprints): a CTE.
+            let tail = format!(
+                ") AS u({names})), ins AS ({}), {}, {} SELECT id FROM ins",
+                insert.replace("{source}", "u"),
+                rollup_upserts(),
+                prompt_fold_cte(
+                    "SELECT project_id, prompt_hash, template_hash, \
+                     prompt_signature::integer[] AS signature, prompt_bands::bigint[] AS bands \
+                     FROM u WHERE prompt_hash IS NOT NULL"
+                ),
+            );
+            ("WITH u AS (SELECT * FROM unnest(".to_owned(), tail)
+        } else {
+            // No prompt in the group: the unnest feeds the insert directly (no materialised CTE).
+            let (head, source) = insert
+                .split_once("{source}")
+                .map(|(h, t)| (h.to_owned(), t.to_owned()))
+                .unwrap_or_default();
+            (
+                format!("WITH ins AS ({head}unnest("),
+                format!(") AS u({names}){source}), {} SELECT id FROM ins", rollup_upserts()),
+            )
+        }
+    };
+    if with_prompts { PROMPTS.get_or_init(build) } else { PLAIN.get_or_init(build) }
 }
 
 /// The insert statement over one group's columns. A query type of our own (rather than
@@ -367,6 +382,8 @@ fn insert_sql() -> &'static (String, String) {
 /// parsing and planning this statement cost more than executing it for small batches.
 struct InsertStatement<'a> {
     cols: &'a Columns,
+    /// Whether any row carries a prompt (then its fingerprint is folded too).
+    with_prompts: bool,
 }
 
 impl QueryId for InsertStatement<'_> {
@@ -380,7 +397,7 @@ impl Query for InsertStatement<'_> {
 
 impl QueryFragment<Pg> for InsertStatement<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let (head, tail) = insert_sql();
+        let (head, tail) = insert_sql(self.with_prompts);
         let c = self.cols;
         out.push_sql(head);
         let mut n = 0;
@@ -589,7 +606,10 @@ async fn insert(
     }
     let mut conn = pool.get().await.map_err(|e| InsertFailure::Pool(e.to_string()))?;
     let inserted: Vec<Uuid> =
-        InsertStatement { cols: &cols }.load(&mut conn).await.map_err(InsertFailure::Query)?;
+        InsertStatement { with_prompts: cols.prompt_hash.iter().any(Option::is_some), cols: &cols }
+            .load(&mut conn)
+            .await
+            .map_err(InsertFailure::Query)?;
 
     let inserted: HashSet<Uuid> = inserted.into_iter().collect();
     let mut summaries: Vec<InsertSummary> = vec![InsertSummary::default(); batches.len()];
