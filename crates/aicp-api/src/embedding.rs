@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use aicp_domain::embedding::{EmbedError, Embedder};
+use aicp_domain::text::char_prefix;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -93,7 +94,7 @@ impl Embedder for OpenAiEmbedder {
         let status = response.status();
         if !status.is_success() {
             let detail = response.text().await.unwrap_or_default();
-            let detail = format!("HTTP {status}: {}", truncate(&detail));
+            let detail = format!("HTTP {status}: {}", char_prefix(&detail, MAX_DETAIL));
             return Err(if status.as_u16() == 429 || status.is_server_error() {
                 EmbedError::Unavailable(detail)
             } else {
@@ -132,13 +133,6 @@ fn ordered(data: Vec<Item>, inputs: usize) -> Result<Vec<Vec<f32>>, EmbedError> 
     Ok(vectors)
 }
 
-fn truncate(s: &str) -> &str {
-    match s.char_indices().nth(MAX_DETAIL) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,12 +160,5 @@ mod tests {
         for (data, inputs) in cases {
             assert!(matches!(ordered(data, inputs), Err(EmbedError::Malformed(_))));
         }
-    }
-
-    #[test]
-    fn long_details_are_cut_at_a_character_boundary() {
-        let long = "é".repeat(MAX_DETAIL + 10);
-        assert_eq!(truncate(&long).chars().count(), MAX_DETAIL);
-        assert_eq!(truncate("short"), "short");
     }
 }

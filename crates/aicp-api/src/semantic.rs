@@ -131,9 +131,8 @@ impl SemanticIndexer {
 impl PromptSink for SemanticIndexer {
     fn offer(&self, project: &ProjectId, prompts: Vec<PendingPrompt>) {
         for mut prompt in prompts {
-            if let Some((cut, _)) = prompt.text.char_indices().nth(self.max_chars) {
-                prompt.text.truncate(cut);
-            }
+            let kept = aicp_domain::text::char_prefix(&prompt.text, self.max_chars).len();
+            prompt.text.truncate(kept);
             match self.tx.try_send(Job { project: project.clone(), prompt }) {
                 Ok(()) => add(&self.stats.queued, 1),
                 Err(_) => {

@@ -186,7 +186,7 @@ fn record(analyzer: &dyn PromptAnalyzer, storage: PromptStorage, text: &str) -> 
     let bands = analyzer.band_keys(&fp);
     let text = match storage {
         PromptStorage::Fingerprint => None,
-        PromptStorage::Preview(n) => Some(text.chars().take(n).collect()),
+        PromptStorage::Preview(n) => Some(crate::text::char_prefix(text, n).to_owned()),
         PromptStorage::Full => Some(text.to_owned()),
     };
     PromptRecord {

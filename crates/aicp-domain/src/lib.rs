@@ -16,6 +16,7 @@ pub mod pricing;
 pub mod project;
 pub mod ratelimit;
 pub mod similarity;
+pub mod text;
 pub mod timestamp;
 pub mod validation;
 pub mod window;

@@ -129,6 +129,10 @@ pub trait PromptAnalyzer: Send + Sync {
 
     /// The banding behind [`band_keys`](Self::band_keys), to reason about recall at a threshold.
     fn banding(&self) -> LshBanding;
+
+    /// The scheme stamped on every fingerprint this analyzer makes (to rebuild a comparable
+    /// fingerprint from a stored signature, and to key cached answers).
+    fn scheme(&self) -> u32;
 }
 
 /// Small counts (bands, rows) as `f64`; exact for any realistic value.

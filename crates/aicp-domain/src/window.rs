@@ -46,6 +46,17 @@ pub fn parse_bound(text: &str, end: bool) -> Option<DateTime<Utc>> {
 }
 
 impl TimeWindow {
+    /// Every instant a stored event can have (1970 to the end of 9999): "no time limit" as a
+    /// window PostgreSQL accepts.
+    #[must_use]
+    pub fn everything() -> Self {
+        use chrono::TimeZone as _;
+        Self {
+            from: Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).single().unwrap_or_default(),
+            to: Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single().unwrap_or_default(),
+        }
+    }
+
     /// A window from the `from` and `to` query values.
     ///
     /// # Errors

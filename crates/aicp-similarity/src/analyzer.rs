@@ -124,12 +124,6 @@ impl MinHashAnalyzer {
         &self.config
     }
 
-    /// The scheme id stamped on every fingerprint this analyzer makes.
-    #[must_use]
-    pub const fn scheme(&self) -> u32 {
-        self.scheme
-    }
-
     /// The exact shingle set of `text` after normalisation (sorted, deduplicated hashes), the set
     /// whose Jaccard similarity the signatures estimate; for brute-force checks and benchmarks.
     #[must_use]
@@ -187,6 +181,10 @@ impl PromptAnalyzer for MinHashAnalyzer {
 
     fn banding(&self) -> LshBanding {
         self.config.banding
+    }
+
+    fn scheme(&self) -> u32 {
+        self.scheme
     }
 }
 

@@ -5,7 +5,7 @@ use aicp_domain::{
     StoredPrompt, TimeWindow, Usd,
 };
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Double, Float4, Int4, Int8, Nullable, Numeric, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
@@ -126,23 +126,24 @@ fn grouped(w: &str, top_order: &str, limit: usize) -> String {
 const W_COLUMNS: &str = "id, created_at, prompt_hash, model, feature, verified_cost_usd, \
     input_tokens, output_tokens, cached_tokens, cache_write_tokens";
 
+/// A prompt's fingerprint; `prompt_hash` is null for an event without a prompt.
 #[derive(QueryableByName)]
 struct FingerprintSql {
-    #[diesel(sql_type = Text)]
-    prompt_hash: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    prompt_hash: Option<String>,
     #[diesel(sql_type = Nullable<Array<Nullable<Int4>>>)]
     signature: Option<Vec<Option<i32>>>,
     #[diesel(sql_type = Nullable<Array<Nullable<Int8>>>)]
     bands: Option<Vec<Option<i64>>>,
 }
 
-impl From<FingerprintSql> for StoredPrompt {
-    fn from(r: FingerprintSql) -> Self {
-        StoredPrompt {
-            prompt_hash: r.prompt_hash,
-            signature: signature(r.signature),
-            bands: bands(r.bands),
-        }
+impl FingerprintSql {
+    fn stored(self) -> Option<StoredPrompt> {
+        Some(StoredPrompt {
+            prompt_hash: self.prompt_hash?,
+            signature: signature(self.signature),
+            bands: bands(self.bands),
+        })
     }
 }
 
@@ -154,8 +155,8 @@ impl PromptRepository for PgPromptRepository {
         window: &TimeWindow,
         limit: usize,
     ) -> Result<Vec<PromptModelRow>, RepoError> {
-        // The most expensive prompts are chosen from two narrow columns first; only their calls
-        // are then read whole (signatures and band keys are wide), through the prompt-hash index.
+        // The most expensive prompts are chosen first; only their calls are then aggregated
+        // (both through the covering index events_prompt_calls_idx).
         let w = format!(
             "SELECT {W_COLUMNS} FROM events WHERE project_id = $1 AND created_at >= $2 \
              AND created_at <= $3 AND prompt_hash IN (SELECT prompt_hash FROM events \
@@ -192,7 +193,7 @@ impl PromptRepository for PgPromptRepository {
                 .load(&mut conn)
                 .await
                 .map_err(from_query)?;
-        Ok(rows.into_iter().map(StoredPrompt::from).collect())
+        Ok(rows.into_iter().filter_map(FingerprintSql::stored).collect())
     }
 
     async fn event_prompt(
@@ -200,17 +201,8 @@ impl PromptRepository for PgPromptRepository {
         project: &ProjectId,
         id: Uuid,
     ) -> Result<Option<Option<StoredPrompt>>, RepoError> {
-        #[derive(QueryableByName)]
-        struct EventPromptSql {
-            #[diesel(sql_type = Nullable<Text>)]
-            prompt_hash: Option<String>,
-            #[diesel(sql_type = Nullable<Array<Nullable<Int4>>>)]
-            signature: Option<Vec<Option<i32>>>,
-            #[diesel(sql_type = Nullable<Array<Nullable<Int8>>>)]
-            bands: Option<Vec<Option<i64>>>,
-        }
         let mut conn = self.conn().await?;
-        let row: Option<EventPromptSql> = diesel::sql_query(
+        let row: Option<FingerprintSql> = diesel::sql_query(
             "SELECT e.prompt_hash, pf.signature, pf.bands FROM events e \
              LEFT JOIN prompt_fingerprints pf \
              ON pf.project_id = e.project_id AND pf.prompt_hash = e.prompt_hash \
@@ -222,13 +214,7 @@ impl PromptRepository for PgPromptRepository {
         .await
         .optional()
         .map_err(from_query)?;
-        Ok(row.map(|r| {
-            r.prompt_hash.map(|prompt_hash| StoredPrompt {
-                prompt_hash,
-                signature: signature(r.signature),
-                bands: bands(r.bands),
-            })
-        }))
+        Ok(row.map(FingerprintSql::stored))
     }
 
     async fn feature_medians(
@@ -269,10 +255,7 @@ impl PromptRepository for PgPromptRepository {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
-        let window = window.unwrap_or(TimeWindow {
-            from: Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).single().unwrap_or_default(),
-            to: Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).single().unwrap_or_default(),
-        });
+        let window = window.unwrap_or_else(TimeWindow::everything);
         let w = format!(
             "SELECT {W_COLUMNS} FROM events WHERE project_id = $1 AND prompt_hash = ANY($2::text[]) \
              AND created_at >= $3 AND created_at <= $4"

@@ -106,6 +106,13 @@ fn required_enum<T>(
     parse(value).map_err(|message| ApiError::field(path, message))
 }
 
+/// Cuts `rows` (fetched with one row more than `max`) to `max`; whether anything was cut.
+fn cap<T>(rows: &mut Vec<T>, max: usize) -> bool {
+    let cut = rows.len() > max;
+    rows.truncate(max);
+    cut
+}
+
 fn truncated(mut res: HttpResponse, cut: bool) -> HttpResponse {
     if cut {
         res.headers_mut().insert(
@@ -154,8 +161,7 @@ pub async fn cost_breakdown(
         .analytics
         .breakdown(&project_of(&req), &window, group_by, &filter, BREAKDOWN_MAX + 1)
         .await?;
-    let cut = rows.len() > BREAKDOWN_MAX;
-    rows.truncate(BREAKDOWN_MAX);
+    let cut = cap(&mut rows, BREAKDOWN_MAX);
     let body: Vec<BreakdownItem> = rows
         .into_iter()
         .map(|r| BreakdownItem {
@@ -190,8 +196,7 @@ pub async fn flamegraph(
         .analytics
         .feature_model_costs(&project_of(&req), &window, &filter, FLAME_MAX + 1)
         .await?;
-    let cut = rows.len() > FLAME_MAX;
-    rows.truncate(FLAME_MAX);
+    let cut = cap(&mut rows, FLAME_MAX);
     Ok(truncated(HttpResponse::Ok().json(feature_model_tree(&rows)), cut))
 }
 
@@ -462,8 +467,7 @@ pub async fn trace(
         return Err(ApiError::InvalidParameter("traceId must be 1 to 128 characters".into()));
     }
     let mut spans = state.analytics.trace_spans(&project_of(&req), &trace_id).await?;
-    let cut = spans.len() > TRACE_MAX;
-    spans.truncate(TRACE_MAX);
+    let cut = cap(&mut spans, TRACE_MAX);
     if spans.is_empty() {
         return Err(ApiError::NotFound { path: req.path().to_owned() });
     }
@@ -495,7 +499,6 @@ pub async fn call_paths_route(
     let window = q.window()?;
     let mut spans =
         state.analytics.spans(&project_of(&req), &window, &q.filter()?, SPANS_MAX + 1).await?;
-    let cut = spans.len() > SPANS_MAX;
-    spans.truncate(SPANS_MAX);
+    let cut = cap(&mut spans, SPANS_MAX);
     Ok(truncated(HttpResponse::Ok().json(call_paths(&spans)), cut))
 }

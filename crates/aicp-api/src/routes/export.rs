@@ -14,7 +14,7 @@ use aicp_domain::window::parse_bound;
 use aicp_domain::{ProjectId, RepoError, TimeWindow};
 use aicp_export::{ExportError, ExportFormat, ExportOptions, PromptRow, SummaryRow};
 use bytes::Bytes;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -83,11 +83,11 @@ impl ExportQuery {
             }])
         };
         let from = match from {
-            None => Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).single().unwrap_or_default(),
+            None => TimeWindow::everything().from,
             Some(f) => parse_bound(&f, false).ok_or_else(|| invalid("startDate"))?,
         };
         let to = match to {
-            None => Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single().unwrap_or_default(),
+            None => TimeWindow::everything().to,
             Some(t) => parse_bound(&t, true).ok_or_else(|| invalid("endDate"))?,
         };
         if from > to {

@@ -121,7 +121,7 @@ fn fingerprint(analyzer: &dyn PromptAnalyzer, hash: &str, signature: &[u32]) -> 
         hash: hash.to_owned(),
         template_hash: String::new(),
         signature: signature.to_vec(),
-        scheme: analyzer.fingerprint("").scheme,
+        scheme: analyzer.scheme(),
         normalized_chars: 0,
     }
 }
@@ -358,7 +358,7 @@ pub async fn similar(
     let project = project_of(&req);
     // Every input of the answer: a different scheme or model is a different answer.
     let scheme = match semantic {
-        None => format!("lexical:{}", p.analyzer.fingerprint("").scheme),
+        None => format!("lexical:{}", p.analyzer.scheme()),
         Some(s) => format!("semantic:{}:{}", s.model, s.signer.banding().signature_len()),
     };
     let key = format!("similar:{}:{id}:{threshold}:{limit}:{scheme}", project.as_str());
