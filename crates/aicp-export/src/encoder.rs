@@ -4,14 +4,12 @@
 use std::borrow::Cow;
 use std::pin::Pin;
 
-use aicp_domain::event::StoredEvent;
 use bytes::Bytes;
 use csv_async::{AsyncWriterBuilder, QuoteStyle, Terminator};
 use futures_util::{Stream, StreamExt, stream};
 
 use crate::error::{EncodeError, ExportError};
 use crate::format::ExportFormat;
-use crate::summary::SummaryRow;
 
 /// Tuning of an export stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,36 +53,6 @@ pub trait ExportRow {
     /// # Errors
     /// The serializer's error, if the row cannot be represented in JSON.
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
-}
-
-/// Encodes a stream of events as an export in `format` (columns and shape: [`crate::EVENT_CSV_HEADER`],
-/// [`crate::EventJson`]).
-///
-/// The returned stream is lazy and bounded: see [`export_rows`].
-pub fn export_events<S, E>(
-    rows: S,
-    format: ExportFormat,
-    options: ExportOptions,
-) -> impl Stream<Item = Result<Bytes, ExportError<E>>>
-where
-    S: Stream<Item = Result<StoredEvent, E>>,
-{
-    export_rows(rows, format, options)
-}
-
-/// Encodes a stream of cost-summary groups as an export in `format` (columns and shape:
-/// [`crate::SUMMARY_CSV_HEADER`], [`crate::SummaryJson`]).
-///
-/// The returned stream is lazy and bounded: see [`export_rows`].
-pub fn export_summary<S, E>(
-    rows: S,
-    format: ExportFormat,
-    options: ExportOptions,
-) -> impl Stream<Item = Result<Bytes, ExportError<E>>>
-where
-    S: Stream<Item = Result<SummaryRow, E>>,
-{
-    export_rows(rows, format, options)
 }
 
 /// Encodes a stream of rows as an export in `format`, as a stream of byte chunks.

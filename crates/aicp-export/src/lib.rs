@@ -30,7 +30,7 @@ mod number;
 mod prompts;
 mod summary;
 
-pub use encoder::{ExportOptions, ExportRow, export_events, export_rows, export_summary};
+pub use encoder::{ExportOptions, ExportRow, export_rows};
 pub use error::{EncodeError, ExportError};
 pub use event::{EVENT_CSV_HEADER, EventJson, ORIGINAL_EVENT_CSV_COLUMNS, event_json};
 pub use format::{ExportFormat, UnknownFormat};

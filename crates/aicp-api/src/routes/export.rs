@@ -202,7 +202,7 @@ pub async fn events(
         }
     }
     let rows = state.exporter.stream(project.clone(), window, filter, state.export_max_rows);
-    let body = Box::pin(aicp_export::export_events(rows, format, ExportOptions::default()));
+    let body = Box::pin(aicp_export::export_rows(rows, format, ExportOptions::default()));
     respond(body, format, file_name("events", &project, &window, bounded, format), headers).await
 }
 
@@ -240,7 +240,7 @@ async fn summary(
         })
         .collect();
     let body =
-        Box::pin(aicp_export::export_summary(stream::iter(rows), format, ExportOptions::default()));
+        Box::pin(aicp_export::export_rows(stream::iter(rows), format, ExportOptions::default()));
     respond(body, format, file_name(kind, &project, &window, bounded, format), Vec::new()).await
 }
 

@@ -2,7 +2,7 @@
 
 use aicp_export::{
     EVENT_CSV_HEADER, ExportFormat, ExportOptions, FORMULA_TRIGGERS, ORIGINAL_EVENT_CSV_COLUMNS,
-    export_events,
+    export_rows,
 };
 
 use crate::support::{awkward_event, body, export_text, observed_event, rows};
@@ -156,7 +156,7 @@ async fn neutralisation_can_be_turned_off() {
     let options = ExportOptions { neutralize_formulas: false, ..ExportOptions::default() };
     let mut e = observed_event();
     e.feature = "=1+1".to_owned();
-    let text = body(export_events(rows(vec![e]), ExportFormat::Csv, options)).await;
+    let text = body(export_rows(rows(vec![e]), ExportFormat::Csv, options)).await;
     assert!(text.contains(",=1+1,"), "{text}");
 }
 

@@ -1,6 +1,6 @@
 //! JSON and NDJSON event exports, and the shared event row shape.
 
-use aicp_export::{ExportFormat, ExportOptions, event_json, export_events};
+use aicp_export::{ExportFormat, ExportOptions, event_json, export_rows};
 use serde_json::Value;
 
 use crate::support::{awkward_event, chunks, export_text, observed_event, rows};
@@ -128,6 +128,6 @@ async fn ndjson_is_one_row_object_per_line() {
 
 #[tokio::test]
 async fn an_empty_ndjson_export_yields_no_chunk() {
-    let output = export_events(rows(vec![]), ExportFormat::Ndjson, ExportOptions::default());
+    let output = export_rows(rows(vec![]), ExportFormat::Ndjson, ExportOptions::default());
     assert!(chunks(output).await.is_empty());
 }

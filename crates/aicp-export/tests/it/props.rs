@@ -1,6 +1,6 @@
 //! Property tests: arbitrary client text survives every format, whatever the chunk size.
 
-use aicp_export::{EVENT_CSV_HEADER, ExportFormat, ExportOptions, FORMULA_TRIGGERS, export_events};
+use aicp_export::{EVENT_CSV_HEADER, ExportFormat, ExportOptions, FORMULA_TRIGGERS, export_rows};
 use proptest::prelude::*;
 
 use crate::support::{block_on, body, observed_event, rows};
@@ -56,7 +56,7 @@ proptest! {
         let mut second = e.clone();
         second.feature = "second".to_owned();
         let options = ExportOptions::with_chunk_bytes(chunk_bytes);
-        let text = block_on(body(export_events(rows(vec![e, second]), ExportFormat::Csv, options)));
+        let text = block_on(body(export_rows(rows(vec![e, second]), ExportFormat::Csv, options)));
 
         let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
         prop_assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), EVENT_CSV_HEADER.to_vec());
@@ -94,7 +94,7 @@ proptest! {
         let events = vec![e; count];
         let options = ExportOptions::with_chunk_bytes(chunk_bytes);
 
-        let json = block_on(body(export_events(rows(events.clone()), ExportFormat::Json, options)));
+        let json = block_on(body(export_rows(rows(events.clone()), ExportFormat::Json, options)));
         let parsed: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
         prop_assert_eq!(parsed.len(), count);
         for row in &parsed {
@@ -102,7 +102,7 @@ proptest! {
             prop_assert_eq!(row["errorCode"].as_str(), Some(error_code.as_str()));
         }
 
-        let ndjson = block_on(body(export_events(rows(events), ExportFormat::Ndjson, options)));
+        let ndjson = block_on(body(export_rows(rows(events), ExportFormat::Ndjson, options)));
         prop_assert_eq!(ndjson.matches('\n').count(), count, "raw newlines only between rows");
         for line in ndjson.lines() {
             let row: serde_json::Value = serde_json::from_str(line).unwrap();

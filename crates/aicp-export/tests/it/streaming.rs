@@ -3,7 +3,7 @@
 use std::pin::pin;
 use std::sync::atomic::Ordering;
 
-use aicp_export::{ExportError, ExportFormat, ExportOptions, export_events};
+use aicp_export::{ExportError, ExportFormat, ExportOptions, export_rows};
 use futures_util::{StreamExt, stream};
 
 use crate::support::{Boom, Probe, chunks, numbered_event, observed_event, rows};
@@ -17,7 +17,7 @@ fn many() -> Vec<aicp_domain::event::StoredEvent> {
 /// The longest encoded row of `events` in `format`.
 async fn longest_row(events: &[aicp_domain::event::StoredEvent], format: ExportFormat) -> usize {
     let one_chunk_per_row = ExportOptions::with_chunk_bytes(0);
-    let output = export_events(rows(events.to_vec()), format, one_chunk_per_row);
+    let output = export_rows(rows(events.to_vec()), format, one_chunk_per_row);
     chunks(output).await.iter().map(bytes::Bytes::len).max().unwrap_or(0)
 }
 
@@ -26,8 +26,8 @@ async fn a_large_export_comes_out_in_bounded_chunks_that_concatenate_to_the_whol
     let events = many();
     for format in [ExportFormat::Csv, ExportFormat::Json, ExportFormat::Ndjson] {
         let options = ExportOptions::default();
-        let got = chunks(export_events(rows(events.clone()), format, options)).await;
-        let whole = chunks(export_events(
+        let got = chunks(export_rows(rows(events.clone()), format, options)).await;
+        let whole = chunks(export_rows(
             rows(events.clone()),
             format,
             ExportOptions::with_chunk_bytes(usize::MAX),
@@ -54,13 +54,13 @@ async fn a_large_export_comes_out_in_bounded_chunks_that_concatenate_to_the_whol
 async fn a_zero_chunk_size_yields_one_chunk_per_row_and_never_an_empty_chunk() {
     let events: Vec<_> = (0..3).map(numbered_event).collect();
     let got =
-        chunks(export_events(rows(events), ExportFormat::Json, ExportOptions::with_chunk_bytes(0)))
+        chunks(export_rows(rows(events), ExportFormat::Json, ExportOptions::with_chunk_bytes(0)))
             .await;
     assert_eq!(got.len(), 4, "3 rows, then the closing bracket");
     assert!(got[0].starts_with(b"[{") && got[1].starts_with(b",{"));
     assert_eq!(&got[3][..], b"]");
     let got =
-        chunks(export_events(rows(vec![]), ExportFormat::Csv, ExportOptions::with_chunk_bytes(0)))
+        chunks(export_rows(rows(vec![]), ExportFormat::Csv, ExportOptions::with_chunk_bytes(0)))
             .await;
     assert_eq!(got.len(), 1, "the header alone");
 }
@@ -69,7 +69,7 @@ async fn a_zero_chunk_size_yields_one_chunk_per_row_and_never_an_empty_chunk() {
 async fn rows_are_pulled_only_as_the_consumer_pulls_bytes() {
     let probe = Probe::new(rows(many()));
     let pulled = probe.pulled.clone();
-    let mut output = pin!(export_events(probe, ExportFormat::Csv, ExportOptions::default()));
+    let mut output = pin!(export_rows(probe, ExportFormat::Csv, ExportOptions::default()));
     assert_eq!(pulled.load(Ordering::SeqCst), 0, "nothing before the first poll");
 
     let first = output.next().await.unwrap().unwrap();
@@ -90,7 +90,7 @@ async fn rows_are_pulled_only_as_the_consumer_pulls_bytes() {
 async fn dropping_the_output_drops_the_row_stream() {
     let probe = Probe::new(rows(many()));
     let dropped = probe.dropped.clone();
-    let mut output = Box::pin(export_events(probe, ExportFormat::Json, ExportOptions::default()));
+    let mut output = Box::pin(export_rows(probe, ExportFormat::Json, ExportOptions::default()));
     output.next().await.unwrap().unwrap();
     assert!(!dropped.load(Ordering::SeqCst), "still exporting");
     drop(output);
@@ -101,7 +101,7 @@ async fn dropping_the_output_drops_the_row_stream() {
 async fn dropping_an_output_that_was_never_polled_drops_the_row_stream() {
     let probe = Probe::new(rows(many()));
     let dropped = probe.dropped.clone();
-    drop(export_events(probe, ExportFormat::Csv, ExportOptions::default()));
+    drop(export_rows(probe, ExportFormat::Csv, ExportOptions::default()));
     assert!(dropped.load(Ordering::SeqCst));
 }
 
@@ -109,7 +109,7 @@ async fn dropping_an_output_that_was_never_polled_drops_the_row_stream() {
 async fn the_row_stream_is_released_as_soon_as_it_ends() {
     let probe = Probe::new(rows(vec![observed_event()]));
     let dropped = probe.dropped.clone();
-    let mut output = pin!(export_events(probe, ExportFormat::Csv, ExportOptions::default()));
+    let mut output = pin!(export_rows(probe, ExportFormat::Csv, ExportOptions::default()));
     output.next().await.unwrap().unwrap();
     assert!(dropped.load(Ordering::SeqCst), "released before the consumer finishes");
     assert!(output.next().await.is_none());
@@ -122,7 +122,7 @@ async fn an_upstream_error_is_yielded_then_the_stream_ends_and_releases_the_rows
     );
     let probe = Probe::new(failing);
     let dropped = probe.dropped.clone();
-    let mut output = pin!(export_events(probe, ExportFormat::Csv, ExportOptions::default()));
+    let mut output = pin!(export_rows(probe, ExportFormat::Csv, ExportOptions::default()));
     let mut ok_chunks = 0;
     let error = loop {
         match output.next().await.expect("an error before the end") {
@@ -140,7 +140,7 @@ async fn an_upstream_error_is_yielded_then_the_stream_ends_and_releases_the_rows
 #[tokio::test]
 async fn an_error_before_the_first_row_comes_before_any_byte() {
     let failing = stream::iter([Err::<aicp_domain::event::StoredEvent, _>(Boom)]);
-    let mut output = pin!(export_events(failing, ExportFormat::Csv, ExportOptions::default()));
+    let mut output = pin!(export_rows(failing, ExportFormat::Csv, ExportOptions::default()));
     assert!(matches!(output.next().await, Some(Err(ExportError::Upstream(Boom)))));
     assert!(output.next().await.is_none());
 }
@@ -148,7 +148,7 @@ async fn an_error_before_the_first_row_comes_before_any_byte() {
 #[test]
 fn the_output_is_send_and_static_when_the_rows_are() {
     fn assert_send_static<T: Send + 'static>(_: &T) {}
-    let output = export_events(rows(vec![]), ExportFormat::Csv, ExportOptions::default());
+    let output = export_rows(rows(vec![]), ExportFormat::Csv, ExportOptions::default());
     assert_send_static(&output);
     let error: ExportError<Boom> = ExportError::Upstream(Boom);
     let _: &(dyn std::error::Error + Send + Sync) = &error;

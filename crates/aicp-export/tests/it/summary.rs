@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use aicp_export::{ExportFormat, ExportOptions, SUMMARY_CSV_HEADER, SummaryRow, export_summary};
+use aicp_export::{ExportFormat, ExportOptions, SUMMARY_CSV_HEADER, SummaryRow, export_rows};
 use futures_util::stream;
 use rust_decimal::Decimal;
 
@@ -33,7 +33,7 @@ fn row(
 
 async fn export(rows: Vec<SummaryRow>, format: ExportFormat) -> String {
     let rows = stream::iter(rows.into_iter().map(Ok::<_, Boom>));
-    body(export_summary(rows, format, ExportOptions::default())).await
+    body(export_rows(rows, format, ExportOptions::default())).await
 }
 
 #[tokio::test]

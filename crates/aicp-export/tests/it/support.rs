@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use aicp_domain::Usd;
 use aicp_domain::event::StoredEvent;
 use aicp_domain::pricing::Cost;
-use aicp_export::{ExportError, ExportFormat, ExportOptions, export_events};
+use aicp_export::{ExportError, ExportFormat, ExportOptions, export_rows};
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use futures_util::{Stream, StreamExt, stream};
@@ -139,7 +139,7 @@ pub async fn body<E: std::fmt::Debug>(
 
 /// The body of an event export with default options.
 pub async fn export_text(events: Vec<StoredEvent>, format: ExportFormat) -> String {
-    body(export_events(rows(events), format, ExportOptions::default())).await
+    body(export_rows(rows(events), format, ExportOptions::default())).await
 }
 
 /// Runs `fut` to completion on a fresh current-thread runtime (for proptest bodies).
