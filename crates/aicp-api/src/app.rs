@@ -4,7 +4,8 @@
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
+use actix_web::error::InternalError;
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, Error, web};
 
@@ -29,10 +30,24 @@ pub fn build(
 > {
     App::new()
         .app_data(state)
-        .app_data(web::QueryConfig::default().error_handler(|e, _| {
-            ApiError::InvalidParameter(format!("Invalid query string: {e}")).into()
+        .app_data(web::QueryConfig::default().error_handler(|e, req| {
+            let message = format!("Invalid query string: {e}");
+            if req.path().starts_with("/api/") {
+                ApiError::InvalidParameter(message).into()
+            } else {
+                let page = crate::dashboard::pages::error_page(StatusCode::BAD_REQUEST, &message);
+                InternalError::from_response(e, page).into()
+            }
+        }))
+        .app_data(web::FormConfig::default().limit(64 * 1024).error_handler(|e, _| {
+            let page = crate::dashboard::pages::error_page(
+                StatusCode::BAD_REQUEST,
+                &format!("The form could not be read: {e}"),
+            );
+            InternalError::from_response(e, page).into()
         }))
         .configure(routes::configure)
+        .configure(crate::dashboard::configure)
         .default_service(web::to(routes::not_found))
         .wrap(from_fn(crate::guard::middleware))
         .wrap(security_headers())

@@ -3,10 +3,12 @@
 
 pub mod app;
 pub mod config;
+pub mod dashboard;
 pub mod embedding;
 pub mod error;
 pub mod guard;
 pub mod keys;
+pub mod live;
 pub mod request_id;
 pub mod routes;
 pub mod semantic;

@@ -64,12 +64,13 @@ pub async fn middleware(
         }
     };
     let status = res.status();
-    let is_json = res
+    // JSON bodies and the dashboard's error pages already say what went wrong.
+    let explained = res
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if (status.is_client_error() || status.is_server_error()) && !explained {
         let body = CURRENT.sync_scope(id.clone(), || envelope(status));
         let (req, old) = res.into_parts();
         let mut new = body;

@@ -22,9 +22,16 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
+use crate::dashboard::Dashboard;
+use crate::dashboard::session::Sessions;
 use crate::guard::{Guard, Policies, policy};
-use crate::routes::stream::{Live, Slots};
-use crate::state::{AppState, Prompts};
+use crate::live::{Live, Slots};
+use crate::semantic::SemanticIndexer;
+use crate::state::AppState;
+use crate::state::Embeddings;
+use aicp_domain::AnalyticsRepository;
+use aicp_domain::analytics::AnalyticsService;
+use aicp_domain::prompts::{Fingerprints, PromptService, SemanticSimilarity};
 
 /// How long a `/health` probe may take per dependency.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -86,22 +93,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         IngestService::new(Arc::new(repo), clock.clone(), book.clone(), Limits::default())
             .with_publisher(hub.clone())
             .with_prompts(analyzer.clone(), config.prompt_storage);
-    let (semantic, indexer_task) = match &config.embeddings {
-        None => (None, None),
+    let (semantic, embeddings, indexer_task) = match &config.embeddings {
+        None => (None, None, None),
         Some(e) => {
-            let (semantic, task) = semantic_similarity(e, Arc::clone(&prompt_repo))?;
-            if let Some(indexer) = &semantic.indexer {
-                ingest = ingest.with_prompt_sink(indexer.clone());
-            }
-            (Some(semantic), Some(task))
+            let (semantic, indexer, task) = semantic_similarity(e, Arc::clone(&prompt_repo))?;
+            ingest = ingest.with_prompt_sink(indexer.clone());
+            let worker = Embeddings { model: e.model.clone(), indexer };
+            (Some(semantic), Some(worker), Some(task))
         }
     };
-    let state = web::Data::new(AppState {
-        live: Some(live),
-        keys,
-        guard: Some(guard),
-        ingest,
-        prompts: Some(Prompts {
+    let analytics_repo: Arc<dyn AnalyticsRepository> =
+        Arc::new(PgAnalyticsRepository::new(pg.clone()));
+    let prompts = PromptService::new(
+        Arc::clone(&analytics_repo),
+        Arc::clone(&book),
+        Some(Fingerprints {
             repo: prompt_repo,
             semantic,
             analyzer,
@@ -111,9 +117,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 config.redis_timeout.max(PROBE_MIN),
             )),
         }),
+    );
+    // Session cookies are sealed with a key derived from the pepper: they survive restarts and
+    // are shared by every process of a deployment.
+    let dashboard = Dashboard {
+        sessions: Sessions::new(&guard.auth.digester().digest("aicp-dashboard-session-key")),
+    };
+    let state = web::Data::new(AppState {
+        dashboard,
+        live: Some(live),
+        keys,
+        guard: Some(guard),
+        ingest,
+        prompts,
+        embeddings,
         pricing,
         reprice: RepriceService::new(Arc::clone(&costs), book),
-        analytics: Arc::new(PgAnalyticsRepository::new(pg.clone())),
+        analytics: AnalyticsService::new(analytics_repo),
         exporter: Arc::new(PgEventExporter::new(pg.clone())),
         export_max_rows: config.export_max_rows,
         costs,
@@ -146,12 +166,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Semantic similarity over the embeddings provider of `config`: the adapter, the background
-/// indexer feeding `repo`, and what `/similar?mode=semantic` reads.
+/// Semantic similarity over the embeddings provider of `config`: what `/similar?mode=semantic`
+/// reads, the background indexer feeding `repo`, and its task.
 fn semantic_similarity(
     config: &crate::config::EmbeddingsConfig,
     repo: Arc<PgPromptRepository>,
-) -> anyhow::Result<(crate::state::Semantic, tokio::task::JoinHandle<()>)> {
+) -> anyhow::Result<(SemanticSimilarity, Arc<SemanticIndexer>, tokio::task::JoinHandle<()>)> {
     let embedder = Arc::new(crate::embedding::OpenAiEmbedder::new(config)?);
     let signer: Arc<dyn aicp_domain::embedding::VectorSigner> =
         Arc::new(aicp_similarity::HyperplaneLsh::default());
@@ -172,13 +192,8 @@ fn semantic_similarity(
         model = %config.model,
         "semantic similarity on: new distinct prompts are sent to the embeddings provider"
     );
-    let semantic = crate::state::Semantic {
-        model: config.model.clone(),
-        repo,
-        signer,
-        indexer: Some(indexer),
-    };
-    Ok((semantic, task))
+    let semantic = SemanticSimilarity { model: config.model.clone(), repo, signer };
+    Ok((semantic, indexer, task))
 }
 
 /// Smallest Redis pool timeout (the limiter applies its own, shorter, per-call timeout).

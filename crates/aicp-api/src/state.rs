@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use aicp_domain::analytics::AnalyticsService;
 use aicp_domain::pricing::{PricingService, RepriceService};
-use aicp_domain::{
-    AnalyticsRepository, Clock, CostRepository, DependencyProbe, EventExporter, IngestService,
-};
+use aicp_domain::prompts::PromptService;
+use aicp_domain::{Clock, CostRepository, DependencyProbe, EventExporter, IngestService};
 
 /// What every handler can reach, built once by the composition root ([`crate::server`]) or by a
 /// test with fakes.
@@ -17,7 +17,9 @@ pub struct AppState {
     /// Re-pricing of stored events.
     pub reprice: RepriceService,
     /// Aggregate questions (dashboard and insights).
-    pub analytics: Arc<dyn AnalyticsRepository>,
+    pub analytics: AnalyticsService,
+    /// Repeated and near-duplicate prompts, templates, cache savings.
+    pub prompts: PromptService,
     /// Event streams for exports.
     pub exporter: Arc<dyn EventExporter>,
     /// Most rows one events export may return (`None`: no limit).
@@ -35,34 +37,20 @@ pub struct AppState {
     /// Authentication and rate limiting of `/api`; `None` (tests only) turns both off.
     pub guard: Option<crate::guard::Guard>,
     /// The live cost stream; `None` when not wired (some tests).
-    pub live: Option<crate::routes::stream::Live>,
-    /// Prompt analytics; `None` when not wired (some tests).
-    pub prompts: Option<Prompts>,
+    pub live: Option<crate::live::Live>,
+    /// The background embeddings worker (its counters are in `/health`); `None` unless an
+    /// embeddings provider is configured.
+    pub embeddings: Option<Embeddings>,
     /// Largest request body in bytes.
     pub body_limit: usize,
+    /// The dashboard's sessions.
+    pub dashboard: crate::dashboard::Dashboard,
 }
 
-/// What prompt analytics need.
-pub struct Prompts {
-    /// Stored fingerprints.
-    pub repo: Arc<dyn aicp_domain::PromptRepository>,
-    /// The fingerprinting scheme (for similarity scores).
-    pub analyzer: Arc<dyn aicp_domain::similarity::PromptAnalyzer>,
-    /// Cache of `/similar` answers.
-    pub cache: Arc<dyn aicp_domain::JsonCache>,
-    /// Semantic similarity; `None` unless an embeddings provider is configured.
-    pub semantic: Option<Semantic>,
-}
-
-/// What semantic similarity needs (see [`aicp_domain::embedding`]).
-pub struct Semantic {
-    /// The embedding model whose vectors are compared.
+/// The embeddings worker and the model it embeds with.
+pub struct Embeddings {
+    /// The embedding model.
     pub model: String,
-    /// Stored embeddings.
-    pub repo: Arc<dyn aicp_domain::EmbeddingRepository>,
-    /// Band keys and cosine scores.
-    pub signer: Arc<dyn aicp_domain::embedding::VectorSigner>,
-    /// The background worker (for its counters in `/health`); `None` in tests that store
-    /// embeddings themselves.
-    pub indexer: Option<Arc<crate::semantic::SemanticIndexer>>,
+    /// The worker.
+    pub indexer: Arc<crate::semantic::SemanticIndexer>,
 }

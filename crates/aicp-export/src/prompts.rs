@@ -10,13 +10,14 @@ use crate::encoder::ExportRow;
 use crate::formula::text_cell;
 
 /// CSV header of the prompt export.
-pub const PROMPT_CSV_HEADER: [&str; 6] = [
+pub const PROMPT_CSV_HEADER: [&str; 7] = [
     "Prompt Hash",
     "Content",
     "Occurrences",
     "Total Cost (USD)",
     "Avg Tokens",
     "Total Cost Exact (USD)",
+    "Feature",
 ];
 
 /// One prompt group.
@@ -32,6 +33,8 @@ pub struct PromptRow {
     pub total_cost: Usd,
     /// Mean input + output tokens.
     pub avg_tokens: f64,
+    /// Feature of most calls (empty for the metadata-based groups, which have none).
+    pub feature: String,
 }
 
 #[derive(Serialize)]
@@ -43,6 +46,7 @@ struct PromptJson<'a> {
     total_cost_usd: String,
     avg_tokens: f64,
     total_cost_usd_exact: Usd,
+    feature: &'a str,
 }
 
 impl ExportRow for PromptRow {
@@ -58,6 +62,7 @@ impl ExportRow for PromptRow {
             Cow::Owned(self.total_cost.to_fixed6()),
             Cow::Owned(format!("{:.2}", self.avg_tokens)),
             Cow::Owned(self.total_cost.to_string()),
+            text_cell(&self.feature, guard),
         ]
     }
 
@@ -71,6 +76,7 @@ impl ExportRow for PromptRow {
                 total_cost_usd: self.total_cost.to_fixed6(),
                 avg_tokens: self.avg_tokens,
                 total_cost_usd_exact: self.total_cost,
+                feature: &self.feature,
             },
         )
     }

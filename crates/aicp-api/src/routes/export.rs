@@ -10,6 +10,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use aicp_domain::analytics::query::parse_bool;
 use aicp_domain::analytics::{Filter, GroupBy};
+use aicp_domain::prompts::{EXPORT_GROUPS, NearDuplicates, PromptReport};
 use aicp_domain::window::parse_bound;
 use aicp_domain::{ProjectId, RepoError, TimeWindow};
 use aicp_export::{ExportError, ExportFormat, ExportOptions, PromptRow, SummaryRow};
@@ -219,6 +220,7 @@ async fn summary(
     let rows =
         state.analytics.breakdown(&project, &window, group_by, &Filter::default(), 100_000).await?;
     let rows: Vec<Result<SummaryRow, RepoError>> = rows
+        .value
         .into_iter()
         .map(|r| {
             let avg = if r.requests == 0 {
@@ -301,19 +303,38 @@ pub async fn prompts(
     let format = q.format()?;
     let (window, bounded) = q.window()?;
     let project = project_of(&req);
-    let rows = state.analytics.prompt_bloat(&project, &window, 1000).await?;
-    let rows: Vec<Result<PromptRow, RepoError>> = rows
-        .into_iter()
-        .map(|r| {
-            Ok(PromptRow {
-                prompt_hash: r.prompt_hash,
-                content: r.content,
-                occurrences: r.occurrences,
-                total_cost: r.total_cost,
-                avg_tokens: r.avg_tokens,
+    // The same groups, hashes and features as `/analytics/prompts` (one code path), without
+    // the near-duplicate lookups (one query per group).
+    let report =
+        state.prompts.report(&project, &window, EXPORT_GROUPS, NearDuplicates::Skip).await?;
+    let rows: Vec<Result<PromptRow, RepoError>> = match report {
+        PromptReport::Groups(groups) => groups
+            .into_iter()
+            .map(|g| {
+                Ok(PromptRow {
+                    prompt_hash: g.prompt_hash,
+                    content: g.content.unwrap_or_default(),
+                    occurrences: g.occurrences,
+                    total_cost: g.total_cost,
+                    avg_tokens: g.avg_tokens,
+                    feature: g.feature,
+                })
             })
-        })
-        .collect();
+            .collect(),
+        PromptReport::Bloat(rows) => rows
+            .into_iter()
+            .map(|r| {
+                Ok(PromptRow {
+                    prompt_hash: r.prompt_hash,
+                    content: r.content,
+                    occurrences: r.occurrences,
+                    total_cost: r.total_cost,
+                    avg_tokens: r.avg_tokens,
+                    feature: String::new(),
+                })
+            })
+            .collect(),
+    };
     let body =
         Box::pin(aicp_export::export_rows(stream::iter(rows), format, ExportOptions::default()));
     respond(body, format, file_name("prompts", &project, &window, bounded, format), Vec::new())

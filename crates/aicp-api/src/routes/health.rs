@@ -59,11 +59,10 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         status: if db && redis { "ok" } else { "degraded" },
         timestamp: state.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         dependencies: Dependencies { redis: word(redis), database: word(db) },
-        embeddings: state.prompts.as_ref().and_then(|p| p.semantic.as_ref()).and_then(|s| {
-            s.indexer
-                .as_ref()
-                .map(|i| EmbeddingsHealth { model: s.model.clone(), counts: i.stats() })
-        }),
+        embeddings: state
+            .embeddings
+            .as_ref()
+            .map(|e| EmbeddingsHealth { model: e.model.clone(), counts: e.indexer.stats() }),
     };
     if db && redis {
         HttpResponse::Ok().json(body)

@@ -9,6 +9,7 @@ pub mod health;
 pub mod openapi;
 pub mod pricing;
 pub mod prompts;
+pub mod query;
 pub mod stream;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -25,7 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(analytics::cost_breakdown)
             .service(analytics::flamegraph)
             .service(analytics::timeseries)
-            .service(analytics::prompts)
+            .service(prompts::report)
             .service(analytics::realtime_totals)
             .service(analytics::events)
             .service(analytics::summary)
@@ -62,7 +63,22 @@ pub fn project_of(req: &HttpRequest) -> ProjectId {
     crate::guard::principal_project(req)
 }
 
-/// JSON 404 for every unknown path (`{"error":"Not found","path":...}`, as the original).
+/// JSON 404 for every unknown API path (`{"error":"Not found","path":...}`, as the original);
+/// a page for any other unknown path a browser may follow.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if req.path().starts_with("/api/") || req.path() == "/api" {
+        return Err(ApiError::NotFound { path: req.path().to_owned() });
+    }
+    let accepts_html = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if accepts_html {
+        return Ok(crate::dashboard::pages::error_page(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "There is no page at this address.",
+        ));
+    }
     Err(ApiError::NotFound { path: req.path().to_owned() })
 }

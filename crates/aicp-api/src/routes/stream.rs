@@ -8,15 +8,10 @@
 //! and a `: keepalive` comment at a regular interval. A client that falls behind is dropped
 //! instead of buffered; a disconnect frees its slot at once.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use aicp_domain::live::{LiveFeed, LiveMessage};
-use aicp_domain::{ProjectId, Usd};
+use aicp_domain::Usd;
+use aicp_domain::live::LiveMessage;
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
 use serde_json::json;
@@ -24,82 +19,6 @@ use serde_json::json;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::project_of;
 use crate::state::AppState;
-
-/// The live stream's wiring and limits.
-pub struct Live {
-    /// This process's feed.
-    pub feed: Arc<dyn LiveFeed>,
-    /// Connection slots.
-    pub slots: Arc<Slots>,
-    /// Interval of `: keepalive` comments.
-    pub keepalive: Duration,
-}
-
-/// Connection caps, per project and in total.
-#[derive(Debug)]
-pub struct Slots {
-    per_project: usize,
-    total: usize,
-    used: AtomicUsize,
-    by_project: Mutex<HashMap<ProjectId, usize>>,
-}
-
-/// A taken slot, given back when dropped (the stream ends or the client disconnects).
-#[derive(Debug)]
-pub struct Slot {
-    slots: Arc<Slots>,
-    project: ProjectId,
-}
-
-impl Slots {
-    /// At most `per_project` streams per project and `total` in all.
-    pub fn new(per_project: usize, total: usize) -> Arc<Self> {
-        Arc::new(Self {
-            per_project,
-            total,
-            used: AtomicUsize::new(0),
-            by_project: Mutex::default(),
-        })
-    }
-
-    /// Takes a slot for `project`.
-    ///
-    /// # Errors
-    /// 429 when the project is at its cap, 503 when the server is.
-    pub fn acquire(self: &Arc<Self>, project: &ProjectId) -> Result<Slot, ApiError> {
-        let mut by_project =
-            self.by_project.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mine = by_project.get(project).copied().unwrap_or(0);
-        if mine >= self.per_project {
-            return Err(ApiError::TooManyStreams(self.per_project));
-        }
-        if self.used.load(Ordering::SeqCst) >= self.total {
-            return Err(ApiError::StreamCapacity);
-        }
-        self.used.fetch_add(1, Ordering::SeqCst);
-        by_project.insert(project.clone(), mine + 1);
-        Ok(Slot { slots: Arc::clone(self), project: project.clone() })
-    }
-
-    /// Streams open now.
-    pub fn in_use(&self) -> usize {
-        self.used.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut by_project =
-            self.slots.by_project.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = by_project.get_mut(&self.project) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                by_project.remove(&self.project);
-            }
-        }
-        self.slots.used.fetch_sub(1, Ordering::SeqCst);
-    }
-}
 
 enum Frame {
     Data(String),
@@ -133,14 +52,20 @@ pub async fn costs(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     // Follow before reading the snapshot, so no update committed in between is missed.
     let updates = live.feed.follow();
     let total = match state.analytics.totals(&project).await {
-        Ok(t) => Usd::to_f64(t.cost),
+        Ok(t) => t.cost,
         Err(e) => {
             tracing::warn!(error = %e, "live snapshot unavailable; sending 0");
-            0.0
+            Usd::ZERO
         }
     };
     let now = || chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let snapshot = json!({"type": "snapshot", "totalCost": total, "timestamp": now()}).to_string();
+    let snapshot = json!({
+        "type": "snapshot",
+        "totalCost": Usd::to_f64(total),
+        "totalCostUsd": total,
+        "timestamp": now(),
+    })
+    .to_string();
     let mine = project.as_str().to_owned();
     let updates = updates.filter_map(move |m| {
         let frame = match m {

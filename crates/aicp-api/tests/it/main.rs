@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod analytics;
+mod dashboard;
+mod dashboard_access;
 mod errors;
 mod export;
 mod guard;

@@ -49,6 +49,13 @@ pub struct TestApp {
     indexer: Option<Arc<aicp_api::semantic::SemanticIndexer>>,
 }
 
+/// A response read as text.
+pub struct TextReply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
 /// A response, read whole.
 pub struct Reply {
     pub status: StatusCode,
@@ -137,9 +144,9 @@ impl TestApp {
                 repo.clone(),
                 settings,
             );
-            aicp_api::state::Semantic { model, repo, signer, indexer: Some(indexer) }
+            (aicp_domain::prompts::SemanticSimilarity { model, repo, signer }, indexer)
         });
-        let indexer = semantic.as_ref().and_then(|s| s.indexer.clone());
+        let indexer = semantic.as_ref().map(|(_, i)| Arc::clone(i));
         let state = state_with(parts, body_limit, semantic);
         state.pricing.install_catalogue().await.unwrap();
         Self { db: Some(db), state, indexer }
@@ -247,6 +254,20 @@ impl TestApp {
         Reply { status, headers, body }
     }
 
+    /// A response read as text (pages, files).
+    pub async fn call_text(&self, req: TestRequest) -> TextReply {
+        let app = test::init_service(aicp_api::app::build(
+            self.state.clone(),
+            Some(vec!["http://localhost:3000".to_owned()]),
+        ))
+        .await;
+        let res = test::call_service(&app, req.to_request()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = test::read_body(res).await;
+        TextReply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
     pub async fn post_events(&self, body: impl Into<String>) -> Reply {
         self.call(
             TestRequest::post()
@@ -291,7 +312,10 @@ fn state(parts: Parts, body_limit: usize) -> web::Data<AppState> {
 fn state_with(
     parts: Parts,
     body_limit: usize,
-    semantic: Option<aicp_api::state::Semantic>,
+    semantic: Option<(
+        aicp_domain::prompts::SemanticSimilarity,
+        Arc<aicp_api::semantic::SemanticIndexer>,
+    )>,
 ) -> web::Data<AppState> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let catalogue = Catalogue::builtin().unwrap();
@@ -302,30 +326,45 @@ fn state_with(
         Arc::new(aicp_similarity::MinHashAnalyzer::default());
     let mut ingest =
         IngestService::new(parts.repo, clock.clone(), Arc::clone(&book), Limits::default());
-    let mut prompts = None;
+    let mut fingerprints = None;
+    let mut embeddings = None;
     if let Some((repo, cache, storage)) = parts.prompts {
         ingest = ingest.with_prompts(Arc::clone(&analyzer), storage);
-        if let Some(indexer) = semantic.as_ref().and_then(|s| s.indexer.clone()) {
-            ingest = ingest.with_prompt_sink(indexer);
+        let mut kept = None;
+        if let Some((semantic, indexer)) = semantic {
+            ingest = ingest.with_prompt_sink(indexer.clone());
+            embeddings =
+                Some(aicp_api::state::Embeddings { model: semantic.model.clone(), indexer });
+            kept = Some(semantic);
         }
-        prompts = Some(aicp_api::state::Prompts { repo, analyzer, cache, semantic });
+        fingerprints =
+            Some(aicp_domain::prompts::Fingerprints { repo, analyzer, cache, semantic: kept });
     }
+    let prompts = aicp_domain::prompts::PromptService::new(
+        Arc::clone(&parts.analytics),
+        Arc::clone(&book),
+        fingerprints,
+    );
     web::Data::new(AppState {
         ingest,
         pricing,
         reprice: RepriceService::new(Arc::clone(&parts.costs), book),
         costs: parts.costs,
-        analytics: parts.analytics,
+        analytics: aicp_domain::analytics::AnalyticsService::new(parts.analytics),
         exporter: parts.exporter,
         keys: parts.keys,
         guard: None,
         live: None,
         prompts,
+        embeddings,
         export_max_rows: None,
         database: parts.database,
         redis: parts.redis,
         clock,
         body_limit,
+        dashboard: aicp_api::dashboard::Dashboard {
+            sessions: aicp_api::dashboard::session::Sessions::ephemeral(),
+        },
     })
 }
 

@@ -5,6 +5,7 @@
 pub mod cursor;
 pub mod latency;
 pub mod query;
+pub mod service;
 pub mod summary;
 pub mod tree;
 
@@ -14,6 +15,10 @@ use crate::money::Usd;
 pub use cursor::{Cursor, CursorError};
 pub use latency::LatencyHistogram;
 pub use query::{Filter, Granularity, GroupBy};
+pub use service::{
+    AnalyticsError, AnalyticsService, Capped, DimensionStats, EventsPage, StackedSeries, Trace,
+    WindowSummary, granularity_for,
+};
 pub use tree::{
     CallPathNode, FlameNode, SpanRow, TraceNode, call_paths, feature_model_tree, trace_tree,
 };
