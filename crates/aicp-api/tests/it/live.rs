@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::support::{batch, event};
 
-struct Proc(Child);
+pub(crate) struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -18,11 +18,11 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn server(
+pub(crate) async fn server(
     db: &TestDatabase,
     redis: &str,
     prefix: &str,

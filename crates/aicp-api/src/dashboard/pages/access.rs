@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use crate::dashboard::pages::{Chrome, error_page};
+use crate::dashboard::pages::{Chrome, error_page, html};
 use crate::dashboard::session::{self, SignIn, form_token};
 use crate::state::AppState;
 
@@ -45,17 +45,11 @@ fn page(
         picker: None,
     };
     let body = Page { chrome, next, error };
-    match body.render() {
-        Ok(html) => {
-            let mut res =
-                HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html);
-            if let Some(c) = cookie {
-                let _ = res.add_cookie(&c);
-            }
-            res
-        }
-        Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "rendering failed"),
+    let mut res = html(status, body.render());
+    if let Some(c) = cookie {
+        let _ = res.add_cookie(&c);
     }
+    res
 }
 
 /// Query of the sign-in page.

@@ -202,7 +202,8 @@ pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
     html(status, page.render())
 }
 
-fn html(status: StatusCode, rendered: askama::Result<String>) -> HttpResponse {
+/// A rendered page with the dashboard's headers (CSP, no caching), or a 500 that says so.
+pub fn html(status: StatusCode, rendered: askama::Result<String>) -> HttpResponse {
     match rendered {
         Ok(body) => {
             let mut res =

@@ -312,8 +312,15 @@ pub async fn reprice(
     let window = match TimeWindow::parse(Some(form.from.trim()), Some(form.to.trim())) {
         Ok(w) => w,
         Err(e) => {
-            return show(&state, &viewer, &view, None, vec![e.to_string()], StatusCode::BAD_REQUEST)
-                .await;
+            return show(
+                &state,
+                &viewer,
+                &view,
+                None,
+                vec![e.to_string()],
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
         }
     };
     let model = Some(form.model.trim().to_owned()).filter(|m| !m.is_empty());
