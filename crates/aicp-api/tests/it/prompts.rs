@@ -196,3 +196,52 @@ async fn bad_prompt_fields_are_validation_errors() {
     }
     assert_eq!(app.count().await, 0);
 }
+
+#[actix_web::test]
+async fn the_prompts_export_reports_the_same_groups_as_the_prompt_report() {
+    let app = TestApp::new().await;
+    seed(&app).await;
+    let report = app.get(&format!("/api/v1/analytics/prompts?{W}")).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let export = app
+        .call_text(
+            actix_web::test::TestRequest::get()
+                .uri(&format!("/api/v1/export/prompts?format=json&{W}")),
+        )
+        .await;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.body);
+    let export: Value = serde_json::from_str(&export.body).unwrap();
+    let groups = |v: &Value, cost: &str| {
+        let mut g: Vec<(String, String, u64, String)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let cost = match &r[cost] {
+                    Value::String(s) => s.clone(),
+                    n => n.to_string(),
+                };
+                (
+                    r["promptHash"].as_str().unwrap().to_owned(),
+                    r["feature"].as_str().unwrap().to_owned(),
+                    r["occurrences"].as_u64().unwrap(),
+                    cost,
+                )
+            })
+            .collect();
+        g.sort();
+        g
+    };
+    let from_report = groups(&report.body, "totalCostUsd");
+    let from_export = groups(&export, "totalCostUsdExact");
+    assert!(!from_report.is_empty());
+    let key = |g: &[(String, String, u64, String)]| {
+        g.iter().map(|(h, f, n, _)| (h.clone(), f.clone(), *n)).collect::<Vec<_>>()
+    };
+    assert_eq!(key(&from_report), key(&from_export), "same hashes, features and calls");
+    for (r, e) in from_report.iter().zip(&from_export) {
+        let (r, e): (f64, f64) = (r.3.parse().unwrap(), e.3.parse().unwrap());
+        assert!((r - e).abs() < 1e-12, "same cost: {r} vs {e}");
+    }
+    assert!(from_export.iter().any(|(_, f, n, _)| f == "support" && *n == 5));
+}
