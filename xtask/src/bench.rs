@@ -34,6 +34,7 @@ use crate::{Args, migrate};
 
 mod analytics;
 mod common;
+mod dashboard;
 mod export;
 mod similarity;
 
@@ -44,7 +45,14 @@ pub(crate) fn help(which: Option<&str>) -> String {
         Some("export") => export::HELP.to_owned(),
         Some("analytics") => analytics::HELP.to_owned(),
         Some("similarity") => similarity::HELP.to_owned(),
-        _ => format!("{HELP}\n\n{}\n\n{}\n\n{}", export::HELP, analytics::HELP, similarity::HELP),
+        Some("dashboard") => dashboard::HELP.to_owned(),
+        _ => format!(
+            "{HELP}\n\n{}\n\n{}\n\n{}\n\n{}",
+            export::HELP,
+            analytics::HELP,
+            similarity::HELP,
+            dashboard::HELP
+        ),
     }
 }
 
@@ -100,11 +108,14 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
         Some("export") => return export::run(args),
         Some("analytics") => return analytics::run(args),
         Some("similarity") => return similarity::run(args),
+        Some("dashboard") => return dashboard::run(args),
         Some(other) => {
-            bail!("unknown benchmark {other:?}; there are ingest, export, analytics and similarity")
+            bail!(
+                "unknown benchmark {other:?}; there are ingest, export, analytics, similarity and dashboard"
+            )
         }
         None => bail!(
-            "which benchmark? `cargo xtask bench ingest|export|analytics|similarity` (see --help)"
+            "which benchmark? `cargo xtask bench ingest|export|analytics|similarity|dashboard` (see --help)"
         ),
     }
     let duration: f64 = args.parsed("--duration-secs")?.unwrap_or(10.0);

@@ -31,6 +31,7 @@ Commands:
               `bench analytics`  dashboard queries (median, p95) vs the same SQL on raw rows
               `bench similarity` near-duplicate prompts (/similar, /prompts) vs brute-force
                                  scans; recall and precision against the known templates
+              `bench dashboard` each dashboard page vs the JSON calls it makes, at 1M events
   ci        the CI checks, in CI's order: fmt, clippy, dependency rules, schema, tests
 
 Run `cargo xtask <command> --help` for the flags of a command.
