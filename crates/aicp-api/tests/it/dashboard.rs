@@ -185,3 +185,31 @@ async fn bad_views_get_a_clear_page_and_unknown_pages_a_404_page() {
     let trace = page(&app, "/traces/absent").await;
     assert_eq!(trace.status, StatusCode::NOT_FOUND);
 }
+
+/// The part of `html` from `start` to the end of the element it opens (`</table>` etc.).
+fn fragment<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let a = html.find(start).unwrap_or_else(|| panic!("{start} in {html}"));
+    let b = html[a..].find(end).map_or(html.len(), |b| a + b + end.len());
+    &html[a..b]
+}
+
+#[actix_web::test]
+async fn the_meaningful_fragments_keep_their_markup() {
+    let app = TestApp::new().await;
+    fixture(&app).await;
+    let features = page(&app, &format!("/features?{VIEW}")).await.body;
+    insta::assert_snapshot!(
+        "features_table",
+        fragment(&features, "<table id=\"dimension-table\">", "</table>")
+    );
+    let trace = page(&app, "/traces/tr_dash?tz=UTC").await.body;
+    insta::assert_snapshot!(
+        "trace_table",
+        fragment(&trace, "<table id=\"trace-table\"", "</table>")
+    );
+    let overview = page(&app, &format!("/?{VIEW}")).await.body;
+    insta::assert_snapshot!(
+        "overview_cards",
+        fragment(&overview, "<div class=\"cards\">", "</section>")
+    );
+}
