@@ -9,7 +9,9 @@
   });
   var url = new URL(window.location.href);
   var zoned = document.body.querySelector(".picker");
-  if (zoned && tz && !url.searchParams.has("tz") && tz !== "UTC") {
+  // Only pages reached by GET: a form's answer (e.g. /pricing/custom) cannot be reloaded.
+  var reloadable = !/^\/(pricing|keys)\//.test(url.pathname);
+  if (zoned && reloadable && tz && !url.searchParams.has("tz") && tz !== "UTC") {
     url.searchParams.set("tz", tz);
     window.location.replace(url.toString());
     return;
