@@ -14,6 +14,7 @@ pub mod money;
 pub mod ports;
 pub mod pricing;
 pub mod project;
+pub mod provider;
 pub mod ratelimit;
 pub mod similarity;
 pub mod text;

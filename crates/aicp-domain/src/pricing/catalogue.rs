@@ -26,8 +26,8 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::event::Provider;
 use crate::pricing::formula::{Rates, Tier};
+use crate::provider::Provider;
 
 /// The catalogue compiled into the binary.
 pub const BUILTIN_CATALOGUE: &str = include_str!("../../../../pricing/catalogue.toml");
