@@ -8,6 +8,7 @@ pub mod error;
 pub mod guard;
 pub mod keys;
 pub mod request_id;
+pub mod request_scope;
 pub mod routes;
 pub mod semantic;
 pub mod server;
