@@ -8,10 +8,15 @@
 //! 2. `clippy`: `cargo clippy --workspace --all-targets -- -D warnings`;
 //! 3. `deps`: the dependency direction of the hexagonal architecture (see [`check_dependency_rules`]),
 //!    read from `cargo metadata`, so that a wrong `Cargo.toml` line fails before anybody builds on it;
-//! 4. `schema`: `crates/aicp-storage/src/schema.rs` is what `diesel print-schema` prints for a
+//! 4. `cycles`: no import cycle between the modules of a crate (see [`cycles`]);
+//! 5. `schema`: `crates/aicp-storage/src/schema.rs` is what `diesel print-schema` prints for a
 //!    freshly migrated database (skipped when the diesel CLI is not installed, unless
 //!    `AICP_REQUIRE_SCHEMA_CHECK=1`);
-//! 5. `test`: `cargo test --workspace`.
+//! 6. `doc`: `cargo doc --workspace --no-deps` with `RUSTDOCFLAGS="-D warnings"` (broken
+//!    intra-doc links fail);
+//! 7. `test`: `cargo test --workspace`.
+
+mod cycles;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -36,28 +41,34 @@ Runs CI's checks in order and stops at the first failure:
                neither on each other nor on aicp-api
              - only aicp-api (and xtask, aicp-test-support) depend on actix-web; only
                aicp-storage (and xtask, aicp-test-support) on diesel / diesel-async
+  cycles   no import cycle between the modules of a crate (top-level `use` items; a parent
+           re-exporting its children does not count)
   schema   crates/aicp-storage/src/schema.rs equals `diesel print-schema` of a scratch
            database migrated from migrations/ (skipped without the diesel CLI, unless
            AICP_REQUIRE_SCHEMA_CHECK=1; the scratch database lives on the server of
            $DATABASE_URL, default postgres://postgres@127.0.0.1:5432)
+  doc      RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps
   test     cargo test --workspace
 
 Flags:
   --step STEP   run only this step (repeatable), e.g. --step deps --step schema";
 
-const STEPS: [(&str, &str); 5] = [
+const STEPS: [(&str, &str); 7] = [
     ("fmt", "(a) formatting"),
     ("clippy", "(b) clippy"),
     ("deps", "(c) dependency directions"),
-    ("schema", "(d) diesel schema"),
-    ("test", "(e) tests"),
+    ("cycles", "(d) module import cycles"),
+    ("schema", "(e) diesel schema"),
+    ("doc", "(f) documentation"),
+    ("test", "(g) tests"),
 ];
 
 pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
     let mut only = Vec::new();
     while let Some(step) = args.value("--step")? {
         if !STEPS.iter().any(|(name, _)| *name == step) {
-            bail!("unknown step {step:?}; steps: fmt, clippy, deps, schema, test");
+            let names: Vec<&str> = STEPS.iter().map(|(name, _)| *name).collect();
+            bail!("unknown step {step:?}; steps: {}", names.join(", "));
         }
         only.push(step);
     }
@@ -76,7 +87,13 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
                 &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
             ),
             "deps" => dependency_directions(&root),
+            "cycles" => cycles::check(&root),
             "schema" => schema(&root),
+            "doc" => run_cargo_with(
+                &root,
+                &["doc", "--workspace", "--no-deps"],
+                &[("RUSTDOCFLAGS", "-D warnings")],
+            ),
             _ => run_cargo(&root, &["test", "--workspace"]),
         };
         result.with_context(|| format!("ci failed at step {title}"))?;
@@ -87,9 +104,18 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
 }
 
 fn run_cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
-    println!("$ cargo {}", args.join(" "));
-    let status =
-        Command::new(cargo()).args(args).current_dir(root).status().context("cannot run cargo")?;
+    run_cargo_with(root, args, &[])
+}
+
+fn run_cargo_with(root: &Path, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+    println!("$ {}cargo {}", shown.concat(), args.join(" "));
+    let status = Command::new(cargo())
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(root)
+        .status()
+        .context("cannot run cargo")?;
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));
     }
