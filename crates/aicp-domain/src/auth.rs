@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::ports::error::RepoError;
 #[cfg(any(test, feature = "mocks"))]
 pub use crate::ports::keys::MockKeyStore;
-pub use crate::ports::keys::{KeyInfo, KeyStore};
+pub use crate::ports::keys::{ActiveKey, KeyInfo, KeyStore};
 use crate::project::ProjectId;
 
 /// Prefix of every key we issue.
@@ -159,7 +159,7 @@ impl Authenticator {
             return Ok(Principal { project: ProjectId::default_project(), key_id: None });
         }
         match self.store.find(digest).await? {
-            Some((id, project)) => Ok(Principal { project, key_id: Some(id) }),
+            Some(ActiveKey { id, project }) => Ok(Principal { project, key_id: Some(id) }),
             // With authentication off a stray header changes nothing (as in the original).
             None if !self.required().await? => {
                 Ok(Principal { project: ProjectId::default_project(), key_id: None })
@@ -208,9 +208,9 @@ mod tests {
         let digester = KeyDigester::new(b"pepper");
         let want = digester.digest("aicp_secret");
         let mut store = MockKeyStore::new();
-        store
-            .expect_find()
-            .returning(move |d| Ok((d == want).then(|| (Uuid::nil(), ProjectId::new("acme")))));
+        store.expect_find().returning(move |d| {
+            Ok((d == want).then(|| ActiveKey { id: Uuid::nil(), project: ProjectId::new("acme") }))
+        });
         let p = auth(&[], store).authenticate(Some("aicp_secret")).now_or_never().unwrap().unwrap();
         assert_eq!(p.project, ProjectId::new("acme"));
     }

@@ -32,6 +32,24 @@ pub struct StoredCall {
     pub effective_from: Option<NaiveDate>,
 }
 
+/// Where a scan of calls resumes: strictly after this call in `(created_at, id)` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallCursor {
+    /// The last call's timestamp.
+    pub created_at: DateTime<Utc>,
+    /// The last call's id.
+    pub id: uuid::Uuid,
+}
+
+/// The new cost and price of one stored call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repriced {
+    /// Event id.
+    pub id: uuid::Uuid,
+    /// Its cost and price under the current price book.
+    pub priced: Priced,
+}
+
 /// Pricing coverage of a window, computed by the store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CoverageStats {
@@ -61,7 +79,7 @@ pub trait CostRepository: Send + Sync {
         project: &ProjectId,
         window: &TimeWindow,
         model: Option<&'a str>,
-        after: Option<(DateTime<Utc>, uuid::Uuid)>,
+        after: Option<CallCursor>,
         limit: usize,
     ) -> Result<Vec<StoredCall>, RepoError>;
 
@@ -73,7 +91,7 @@ pub trait CostRepository: Send + Sync {
     async fn update_costs(
         &self,
         project: &ProjectId,
-        updates: Vec<(uuid::Uuid, Priced)>,
+        updates: Vec<Repriced>,
     ) -> Result<u64, RepoError>;
 
     /// Pricing coverage of `project` in `window`.

@@ -24,6 +24,15 @@ pub struct KeyInfo {
     pub revoked_at: Option<String>,
 }
 
+/// An active stored key: which key it is and the project it acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveKey {
+    /// Key id.
+    pub id: Uuid,
+    /// The project its requests act for.
+    pub project: ProjectId,
+}
+
 /// Stored API keys.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -32,7 +41,7 @@ pub trait KeyStore: Send + Sync {
     ///
     /// # Errors
     /// [`RepoError::Unavailable`] when the store cannot be reached.
-    async fn find(&self, digest: [u8; 32]) -> Result<Option<(Uuid, ProjectId)>, RepoError>;
+    async fn find(&self, digest: [u8; 32]) -> Result<Option<ActiveKey>, RepoError>;
 
     /// Whether any active key exists (then authentication is required).
     ///

@@ -24,14 +24,14 @@ pub mod rate_limit;
 
 pub use analytics::AnalyticsRepository;
 pub use cache::JsonCache;
-pub use costs::{CostRepository, CoverageStats, StoredCall};
+pub use costs::{CallCursor, CostRepository, CoverageStats, Repriced, StoredCall};
 pub use embedder::{EmbedError, Embedder, PendingPrompt, PromptSink, VectorSigner};
 pub use embeddings::{EmbeddingRepository, PromptEmbedding};
 pub use error::RepoError;
 pub use events::{EventBatch, EventRepository, InsertSummary};
 pub use export::{EventExporter, EventStream};
 pub use health::DependencyProbe;
-pub use keys::{KeyInfo, KeyStore};
+pub use keys::{ActiveKey, KeyInfo, KeyStore};
 pub use live::{CostPublisher, CostUpdate, LiveFeed, LiveMessage, LiveStream};
 pub use prices::PriceRepository;
 pub use prompts::{PromptModelRow, PromptRepository, StoredPrompt};
