@@ -1,6 +1,9 @@
 //! The rollups always equal a naive recomputation from the raw rows: after random batches
 //! (including re-sent ones and repeats inside a batch) and after re-pricing.
-#![allow(clippy::unwrap_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a failed setup should panic, not be handled"
+)]
 
 use std::sync::Arc;
 

@@ -88,7 +88,10 @@ struct RawModel {
     #[serde(default)]
     aliases: Vec<String>,
     #[serde(default)]
-    #[allow(dead_code)]
+    #[expect(
+        dead_code,
+        reason = "the catalogue's `note` documents a model for people; parsed, never read"
+    )]
     note: Option<String>,
     prices: Vec<RawPeriod>,
 }
