@@ -59,6 +59,11 @@ pub(super) struct CpuProbe {
     pub(super) machine: Option<(f64, f64)>,
 }
 
+/// The `/proc` stat file of the server under test.
+fn server_stat(server: &Server) -> String {
+    format!("/proc/{}/stat", server.child.id())
+}
+
 /// CPU seconds of every process named `postgres`, by pid (Linux; empty elsewhere).
 pub(super) fn postgres_cpu_seconds() -> HashMap<u32, f64> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -79,7 +84,7 @@ impl CpuProbe {
     pub(super) fn now(server: Option<&Server>) -> Self {
         Self {
             at: Instant::now(),
-            server: server.and_then(Server::cpu_seconds),
+            server: server.map(server_stat).and_then(|stat| process_cpu_seconds(&stat)),
             bench: process_cpu_seconds("/proc/self/stat"),
             postgres: postgres_cpu_seconds(),
             machine: machine_cpu_seconds(),

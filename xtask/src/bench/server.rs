@@ -7,8 +7,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use super::cpu::process_cpu_seconds;
-
 pub(super) fn build_server() -> anyhow::Result<()> {
     println!("$ cargo build --release -p aicp-api");
     let status = Command::new(crate::cargo())
@@ -92,11 +90,6 @@ impl Server {
         self.child.kill()?;
         self.child.wait()?;
         Ok(())
-    }
-
-    /// User + system CPU seconds used so far (Linux).
-    pub(super) fn cpu_seconds(&self) -> Option<f64> {
-        process_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
     }
 }
 
