@@ -6,22 +6,28 @@
 //! Steps:
 //! 1. `fmt`: `cargo fmt --all -- --check`;
 //! 2. `clippy`: `cargo clippy --workspace --all-targets -- -D warnings`;
-//! 3. `deps`: the dependency direction of the hexagonal architecture (see [`check_dependency_rules`]),
+//! 3. `deps`: the dependency direction of the hexagonal architecture (see [`deps::check_dependency_rules`]),
 //!    read from `cargo metadata`, so that a wrong `Cargo.toml` line fails before anybody builds on it;
-//! 4. `schema`: `crates/aicp-storage/src/schema.rs` is what `diesel print-schema` prints for a
+//! 4. `cycles`: no import cycle between the modules of a crate (see [`cycles`]);
+//! 5. `schema`: `crates/aicp-storage/src/schema.rs` is what `diesel print-schema` prints for a
 //!    freshly migrated database (skipped when the diesel CLI is not installed, unless
 //!    `AICP_REQUIRE_SCHEMA_CHECK=1`);
-//! 5. `test`: `cargo test --workspace`.
+//! 6. `doc`: `cargo doc --workspace --no-deps` with `RUSTDOCFLAGS="-D warnings"` (broken
+//!    intra-doc links fail);
+//! 7. `test`: `cargo test --workspace`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
+mod cycles;
+mod deps;
+mod schema;
+
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail};
-use serde_json::Value;
 
-use crate::migrate;
 use crate::{Args, cargo, project_root};
+use deps::dependency_directions;
+use schema::schema;
 
 pub(crate) const HELP: &str = "\
 cargo xtask ci [--step STEP]...
@@ -36,28 +42,34 @@ Runs CI's checks in order and stops at the first failure:
                neither on each other nor on aicp-api
              - only aicp-api (and xtask, aicp-test-support) depend on actix-web; only
                aicp-storage (and xtask, aicp-test-support) on diesel / diesel-async
+  cycles   no import cycle between the modules of a crate (top-level `use` items; a parent
+           re-exporting its children does not count)
   schema   crates/aicp-storage/src/schema.rs equals `diesel print-schema` of a scratch
            database migrated from migrations/ (skipped without the diesel CLI, unless
            AICP_REQUIRE_SCHEMA_CHECK=1; the scratch database lives on the server of
            $DATABASE_URL, default postgres://postgres@127.0.0.1:5432)
+  doc      RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps
   test     cargo test --workspace
 
 Flags:
   --step STEP   run only this step (repeatable), e.g. --step deps --step schema";
 
-const STEPS: [(&str, &str); 5] = [
+const STEPS: [(&str, &str); 7] = [
     ("fmt", "(a) formatting"),
     ("clippy", "(b) clippy"),
     ("deps", "(c) dependency directions"),
-    ("schema", "(d) diesel schema"),
-    ("test", "(e) tests"),
+    ("cycles", "(d) module import cycles"),
+    ("schema", "(e) diesel schema"),
+    ("doc", "(f) documentation"),
+    ("test", "(g) tests"),
 ];
 
 pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
     let mut only = Vec::new();
     while let Some(step) = args.value("--step")? {
         if !STEPS.iter().any(|(name, _)| *name == step) {
-            bail!("unknown step {step:?}; steps: fmt, clippy, deps, schema, test");
+            let names: Vec<&str> = STEPS.iter().map(|(name, _)| *name).collect();
+            bail!("unknown step {step:?}; steps: {}", names.join(", "));
         }
         only.push(step);
     }
@@ -76,7 +88,13 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
                 &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
             ),
             "deps" => dependency_directions(&root),
+            "cycles" => cycles::check(&root),
             "schema" => schema(&root),
+            "doc" => run_cargo_with(
+                &root,
+                &["doc", "--workspace", "--no-deps"],
+                &[("RUSTDOCFLAGS", "-D warnings")],
+            ),
             _ => run_cargo(&root, &["test", "--workspace"]),
         };
         result.with_context(|| format!("ci failed at step {title}"))?;
@@ -87,676 +105,20 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
 }
 
 fn run_cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
-    println!("$ cargo {}", args.join(" "));
-    let status =
-        Command::new(cargo()).args(args).current_dir(root).status().context("cannot run cargo")?;
+    run_cargo_with(root, args, &[])
+}
+
+fn run_cargo_with(root: &Path, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+    println!("$ {}cargo {}", shown.concat(), args.join(" "));
+    let status = Command::new(cargo())
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(root)
+        .status()
+        .context("cannot run cargo")?;
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// (c) dependency directions
-
-/// Crates the domain must never reach: I/O, web and database frameworks.
-const FORBIDDEN_IN_DOMAIN: [&str; 8] = [
-    "diesel",
-    "diesel-async",
-    "actix-web",
-    "tokio",
-    "deadpool-redis",
-    "redis",
-    "csv-async",
-    "tokio-postgres",
-];
-/// The driven adapters: independent of each other and of the HTTP layer.
-const ADAPTERS: [&str; 4] = ["aicp-storage", "aicp-cache", "aicp-similarity", "aicp-export"];
-const API: &str = "aicp-api";
-const MAY_USE_ACTIX: [&str; 3] = ["aicp-api", "xtask", "aicp-test-support"];
-const MAY_USE_DIESEL: [&str; 3] = ["aicp-storage", "xtask", "aicp-test-support"];
-
-fn dependency_directions(root: &Path) -> anyhow::Result<()> {
-    println!("$ cargo metadata --format-version 1");
-    let output = Command::new(cargo())
-        .args(["metadata", "--format-version", "1"])
-        .current_dir(root)
-        .output()
-        .context("cannot run cargo metadata")?;
-    if !output.status.success() {
-        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    let metadata: Value =
-        serde_json::from_slice(&output.stdout).context("cargo metadata printed invalid JSON")?;
-    let violations = check_dependency_rules(&metadata)?;
-    if !violations.is_empty() {
-        bail!("{} dependency rule(s) broken:\n  {}", violations.len(), violations.join("\n  "));
-    }
-    Ok(())
-}
-
-/// Checks the dependency rules on `cargo metadata --format-version 1` output; returns one
-/// message per broken rule (empty: all good).
-///
-/// The closure of a crate is computed **with feature resolution**, as `cargo build -p <crate>`
-/// would: the `resolve` graph of `cargo metadata` is unified over the whole workspace, so it
-/// holds edges that only another member's features switch on (the workspace enables
-/// `rust_decimal/db-diesel2-postgres` for aicp-storage, which puts `rust_decimal -> diesel` in
-/// the graph although aicp-domain's own `rust_decimal` has no diesel). Following only the
-/// non-optional dependencies of each package's manifest, plus the optional ones its activated
-/// features turn on, gives the crate's real closure; the resolve graph tells which package each
-/// declared dependency resolved to.
-pub(crate) fn check_dependency_rules(metadata: &Value) -> anyhow::Result<Vec<String>> {
-    let graph = Graph::parse(metadata)?;
-    let mut violations = Vec::new();
-
-    // (i) the domain is pure.
-    let domain = graph.member("aicp-domain").context("aicp-domain is not a workspace member")?;
-    let closure = graph.normal_closure(domain);
-    for id in closure.keys() {
-        let name = graph.name(id);
-        if FORBIDDEN_IN_DOMAIN.contains(&name) {
-            violations.push(format!(
-                "aicp-domain must not depend on {name}: {}",
-                graph.path(&closure, id)
-            ));
-        }
-    }
-
-    // (ii) adapters are independent of each other and of the API.
-    let adapters: Vec<&str> = ADAPTERS.iter().filter_map(|a| graph.member(a)).collect();
-    let api = graph.member(API);
-    for &adapter in &adapters {
-        let closure = graph.normal_closure(adapter);
-        for &other in adapters.iter().chain(api.iter()) {
-            if other != adapter && closure.contains_key(other) {
-                violations.push(format!(
-                    "{} must not depend on {}: {}",
-                    graph.name(adapter),
-                    graph.name(other),
-                    graph.path(&closure, other)
-                ));
-            }
-        }
-    }
-
-    // (iii) frameworks stay in their layer (direct dependencies of any kind).
-    for &member in &graph.members {
-        let name = graph.name(member);
-        for dep in graph.direct_dependencies(member) {
-            let dep_name = graph.name(dep);
-            if dep_name == "actix-web" && !MAY_USE_ACTIX.contains(&name) {
-                violations.push(format!(
-                    "{name} must not depend on actix-web (only {})",
-                    MAY_USE_ACTIX.join(", ")
-                ));
-            }
-            if (dep_name == "diesel" || dep_name == "diesel-async")
-                && !MAY_USE_DIESEL.contains(&name)
-            {
-                violations.push(format!(
-                    "{name} must not depend on {dep_name} (only {})",
-                    MAY_USE_DIESEL.join(", ")
-                ));
-            }
-        }
-    }
-    violations.sort();
-    violations.dedup();
-    Ok(violations)
-}
-
-/// A dependency as written in a manifest.
-struct Declared<'a> {
-    /// Package name.
-    package: &'a str,
-    /// The name features refer to it by (`rename`, else the package name).
-    key: &'a str,
-    normal: bool,
-    optional: bool,
-    default_features: bool,
-    features: Vec<&'a str>,
-}
-
-/// An edge of the resolve graph.
-struct Resolved<'a> {
-    id: &'a str,
-    /// Crate name in `extern crate` form (renamed, `-` as `_`).
-    name: &'a str,
-    normal: bool,
-}
-
-struct Package<'a> {
-    name: &'a str,
-    declared: Vec<Declared<'a>>,
-    features: HashMap<&'a str, Vec<&'a str>>,
-    resolved: Vec<Resolved<'a>>,
-}
-
-struct Graph<'a> {
-    packages: HashMap<&'a str, Package<'a>>,
-    members: Vec<&'a str>,
-}
-
-enum Work<'a> {
-    Activate { id: &'a str, parent: Option<&'a str> },
-    Feature { id: &'a str, feature: &'a str },
-    OptionalDep { id: &'a str, key: &'a str },
-    DepFeature { id: &'a str, key: &'a str, feature: &'a str, weak: bool },
-}
-
-fn str_field<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a str> {
-    v.get(key).and_then(Value::as_str).with_context(|| format!("cargo metadata: missing {key:?}"))
-}
-
-fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
-}
-
-impl<'a> Graph<'a> {
-    fn parse(metadata: &'a Value) -> anyhow::Result<Self> {
-        let mut packages = HashMap::new();
-        for p in array(metadata, "packages") {
-            let mut declared = Vec::new();
-            for d in array(p, "dependencies") {
-                let package = str_field(d, "name")?;
-                declared.push(Declared {
-                    package,
-                    key: d.get("rename").and_then(Value::as_str).unwrap_or(package),
-                    normal: d.get("kind").is_none_or(Value::is_null),
-                    optional: d.get("optional").and_then(Value::as_bool).unwrap_or(false),
-                    default_features: d
-                        .get("uses_default_features")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(true),
-                    features: array(d, "features").iter().filter_map(Value::as_str).collect(),
-                });
-            }
-            let features = p
-                .get("features")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| {
-                            (
-                                k.as_str(),
-                                v.as_array().map_or(Vec::new(), |l| {
-                                    l.iter().filter_map(Value::as_str).collect()
-                                }),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let id = str_field(p, "id")?;
-            packages.insert(
-                id,
-                Package { name: str_field(p, "name")?, declared, features, resolved: Vec::new() },
-            );
-        }
-        let resolve = metadata.get("resolve").context("cargo metadata: no resolve graph")?;
-        for node in array(resolve, "nodes") {
-            let id = str_field(node, "id")?;
-            let mut resolved = Vec::new();
-            for d in array(node, "deps") {
-                resolved.push(Resolved {
-                    id: str_field(d, "pkg")?,
-                    name: str_field(d, "name")?,
-                    normal: array(d, "dep_kinds")
-                        .iter()
-                        .any(|k| k.get("kind").is_none_or(Value::is_null)),
-                });
-            }
-            if let Some(p) = packages.get_mut(id) {
-                p.resolved = resolved;
-            }
-        }
-        let members =
-            array(metadata, "workspace_members").iter().filter_map(Value::as_str).collect();
-        Ok(Self { packages, members })
-    }
-
-    fn name(&self, id: &str) -> &'a str {
-        self.packages.get(id).map_or("?", |p| p.name)
-    }
-
-    fn member(&self, name: &str) -> Option<&'a str> {
-        self.members.iter().copied().find(|id| self.name(id) == name)
-    }
-
-    /// Every package a member's resolve node points to (normal, dev and build).
-    fn direct_dependencies(&self, id: &str) -> Vec<&'a str> {
-        self.packages.get(id).map_or(Vec::new(), |p| p.resolved.iter().map(|r| r.id).collect())
-    }
-
-    /// The package a normal declared dependency of `package` resolved to.
-    fn resolve_declared(&self, package: &Package<'a>, d: &Declared<'a>) -> Option<&'a str> {
-        let mut candidates =
-            package.resolved.iter().filter(|r| r.normal && self.name(r.id) == d.package);
-        let first = candidates.next()?;
-        let wanted = d.key.replace('-', "_");
-        Some(
-            candidates.chain(std::iter::once(first)).find(|r| r.name == wanted).unwrap_or(first).id,
-        )
-    }
-
-    /// Every package `root` links (normal dependencies, transitively, with the features the
-    /// closure itself enables), each with the package that pulled it in.
-    fn normal_closure(&self, root: &'a str) -> HashMap<&'a str, Option<&'a str>> {
-        let mut closure: HashMap<&'a str, Option<&'a str>> = HashMap::new();
-        let mut enabled: HashSet<(&'a str, &'a str)> = HashSet::new();
-        let mut optional_on: HashSet<(&'a str, &'a str)> = HashSet::new();
-        let mut weak_pending: HashMap<(&'a str, &'a str), Vec<&'a str>> = HashMap::new();
-        let mut queue = VecDeque::from([
-            Work::Activate { id: root, parent: None },
-            Work::Feature { id: root, feature: "default" },
-        ]);
-
-        let activate = |queue: &mut VecDeque<Work<'a>>,
-                        id: &'a str,
-                        package: &Package<'a>,
-                        d: &Declared<'a>| {
-            if let Some(dep) = self.resolve_declared(package, d) {
-                queue.push_back(Work::Activate { id: dep, parent: Some(id) });
-                if d.default_features {
-                    queue.push_back(Work::Feature { id: dep, feature: "default" });
-                }
-                for &feature in &d.features {
-                    queue.push_back(Work::Feature { id: dep, feature });
-                }
-            }
-        };
-
-        while let Some(work) = queue.pop_front() {
-            match work {
-                Work::Activate { id, parent } => {
-                    if closure.contains_key(id) {
-                        continue;
-                    }
-                    closure.insert(id, parent);
-                    let Some(package) = self.packages.get(id) else { continue };
-                    for d in package.declared.iter().filter(|d| d.normal && !d.optional) {
-                        activate(&mut queue, id, package, d);
-                    }
-                }
-                Work::Feature { id, feature } => {
-                    let Some(package) = self.packages.get(id) else { continue };
-                    if !enabled.insert((id, feature)) {
-                        continue;
-                    }
-                    let Some(items) = package.features.get(feature) else {
-                        // An optional dependency's implicit feature.
-                        queue.push_back(Work::OptionalDep { id, key: feature });
-                        continue;
-                    };
-                    for &item in items {
-                        if let Some(key) = item.strip_prefix("dep:") {
-                            queue.push_back(Work::OptionalDep { id, key });
-                        } else if let Some((key, feature)) = item.split_once('/') {
-                            let (key, weak) = match key.strip_suffix('?') {
-                                Some(k) => (k, true),
-                                None => (key, false),
-                            };
-                            if !weak {
-                                queue.push_back(Work::OptionalDep { id, key });
-                            }
-                            queue.push_back(Work::DepFeature { id, key, feature, weak });
-                        } else {
-                            queue.push_back(Work::Feature { id, feature: item });
-                        }
-                    }
-                }
-                Work::OptionalDep { id, key } => {
-                    let Some(package) = self.packages.get(id) else { continue };
-                    if !optional_on.insert((id, key)) {
-                        continue;
-                    }
-                    for d in
-                        package.declared.iter().filter(|d| d.normal && d.optional && d.key == key)
-                    {
-                        activate(&mut queue, id, package, d);
-                        for feature in weak_pending.remove(&(id, key)).unwrap_or_default() {
-                            if let Some(dep) = self.resolve_declared(package, d) {
-                                queue.push_back(Work::Feature { id: dep, feature });
-                            }
-                        }
-                    }
-                }
-                Work::DepFeature { id, key, feature, weak } => {
-                    let Some(package) = self.packages.get(id) else { continue };
-                    for d in package.declared.iter().filter(|d| d.normal && d.key == key) {
-                        if !d.optional || optional_on.contains(&(id, key)) {
-                            if let Some(dep) = self.resolve_declared(package, d) {
-                                queue.push_back(Work::Feature { id: dep, feature });
-                            }
-                        } else if weak {
-                            weak_pending.entry((id, key)).or_default().push(feature);
-                        }
-                    }
-                }
-            }
-        }
-        closure
-    }
-
-    /// `root -> … -> id` through the closure's parents.
-    fn path(&self, closure: &HashMap<&'a str, Option<&'a str>>, id: &'a str) -> String {
-        let mut chain = vec![self.name(id)];
-        let mut at = id;
-        while let Some(Some(parent)) = closure.get(at) {
-            chain.push(self.name(parent));
-            at = parent;
-            if chain.len() > closure.len() {
-                break;
-            }
-        }
-        chain.reverse();
-        chain.join(" -> ")
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// (d) schema
-
-fn find_diesel() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).map(|p| p.join("diesel")).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    on_path
-        .into_iter()
-        .chain(cargo_home.map(|h| h.join("bin").join("diesel")))
-        .find(|p| p.is_file())
-}
-
-fn schema(root: &Path) -> anyhow::Result<()> {
-    let Some(diesel) = find_diesel() else {
-        let message = "diesel CLI not installed (cargo install diesel_cli --no-default-features --features postgres)";
-        if std::env::var("AICP_REQUIRE_SCHEMA_CHECK").is_ok_and(|v| v == "1") {
-            bail!("{message}, and AICP_REQUIRE_SCHEMA_CHECK=1");
-        }
-        println!("ci: skipped: {message}");
-        return Ok(());
-    };
-    let base = crate::default_database_url();
-    let scratch =
-        migrate::with_database(&base, &format!("aicp_schema_check_{}", std::process::id()))?;
-    println!("ci: migrating scratch database {}", migrate::redact(&scratch));
-    let printed = crate::runtime()?.block_on(async {
-        migrate::drop_database(&scratch).await?;
-        let result = async {
-            aicp_storage::ensure_database(&scratch).await?;
-            aicp_storage::run_migrations(&scratch).await?;
-            println!(
-                "$ {} print-schema --database-url {}",
-                diesel.display(),
-                migrate::redact(&scratch)
-            );
-            let output = Command::new(&diesel)
-                .args(["print-schema", "--database-url", &scratch])
-                .current_dir(root)
-                .output()
-                .context("cannot run diesel")?;
-            if !output.status.success() {
-                bail!("diesel print-schema failed: {}", String::from_utf8_lossy(&output.stderr));
-            }
-            String::from_utf8(output.stdout).context("diesel printed non-UTF-8")
-        }
-        .await;
-        let dropped = migrate::drop_database(&scratch).await;
-        let printed = result?;
-        dropped?;
-        anyhow::Ok(printed)
-    })?;
-
-    let schema_path = root.join("crates/aicp-storage/src/schema.rs");
-    let committed = std::fs::read_to_string(&schema_path)
-        .with_context(|| format!("cannot read {}", schema_path.display()))?;
-    if normalize(&committed) == normalize(&printed) {
-        return Ok(());
-    }
-    let generated = crate::target_dir().join("xtask").join("schema.generated.rs");
-    if let Some(dir) = generated.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&generated, &printed)?;
-    println!("--- crates/aicp-storage/src/schema.rs\n+++ diesel print-schema");
-    for line in diff(&normalize(&committed), &normalize(&printed)) {
-        println!("{line}");
-    }
-    let kind = if significant(&committed) == significant(&printed) {
-        "only comments or whitespace differ (header or formatting of diesel::table!)"
-    } else {
-        "the table definitions differ"
-    };
-    bail!(
-        "schema.rs is not what diesel print-schema gives for the migrations: {kind}\n\
-         compare: diff -u crates/aicp-storage/src/schema.rs {}",
-        generated.display()
-    )
-}
-
-/// Lines without trailing whitespace, without trailing empty lines.
-fn normalize(text: &str) -> Vec<String> {
-    let mut lines: Vec<String> = text.lines().map(|l| l.trim_end().to_owned()).collect();
-    while lines.last().is_some_and(String::is_empty) {
-        lines.pop();
-    }
-    lines
-}
-
-/// Everything but comments and whitespace.
-fn significant(text: &str) -> String {
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .flat_map(str::chars)
-        .filter(|c| !c.is_whitespace())
-        .collect()
-}
-
-/// A line diff (`-` only in `a`, `+` only in `b`, ` ` both), by longest common subsequence.
-fn diff(a: &[String], b: &[String]) -> Vec<String> {
-    let (n, m) = (a.len(), b.len());
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] =
-                if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            out.push(format!(" {}", a[i]));
-            i += 1;
-            j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push(format!("+{}", b[j]));
-            j += 1;
-        } else {
-            out.push(format!("-{}", a[i]));
-            i += 1;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use serde_json::json;
-
-    use super::*;
-
-    /// A package: (name, [(dependency, kind, optional, default features, features)],
-    /// [(feature, [items])]).
-    type Dep<'a> = (&'a str, Option<&'a str>, bool, bool, &'a [&'a str]);
-
-    fn package(name: &str, deps: &[Dep<'_>], features: &[(&str, &[&str])]) -> Value {
-        let deps: Vec<Value> = deps
-            .iter()
-            .map(|(n, kind, optional, default, features)| {
-                json!({"name": n, "kind": kind, "optional": optional, "uses_default_features": default,
-                       "features": features, "rename": null, "target": null})
-            })
-            .collect();
-        let features: serde_json::Map<String, Value> =
-            features.iter().map(|(f, items)| ((*f).to_owned(), json!(items))).collect();
-        json!({"id": format!("{name} 0.1.0"), "name": name, "dependencies": deps, "features": features})
-    }
-
-    /// A resolve node: (name, [(dependency, kind)]).
-    fn node(name: &str, deps: &[(&str, Option<&str>)]) -> Value {
-        let deps: Vec<Value> = deps
-            .iter()
-            .map(|(d, kind)| {
-                json!({"name": d.replace('-', "_"), "pkg": format!("{d} 0.1.0"),
-                                    "dep_kinds": [{"kind": kind, "target": null}]})
-            })
-            .collect();
-        json!({"id": format!("{name} 0.1.0"), "deps": deps})
-    }
-
-    /// A workspace shaped like ours: the storage adapter switches on rust_decimal's diesel
-    /// feature, which puts `rust_decimal -> diesel` in the unified resolve graph.
-    fn workspace(domain_extra: &[Dep<'static>], cache_extra: &[Dep<'static>]) -> Value {
-        let mut domain_deps: Vec<Dep<'static>> = vec![
-            ("rust_decimal", None, false, false, &["std"]),
-            ("mockall", Some("dev"), false, true, &[]),
-        ];
-        domain_deps.extend_from_slice(domain_extra);
-        let mut cache_deps: Vec<Dep<'static>> = vec![
-            ("aicp-domain", None, false, true, &[]),
-            ("redis", None, false, true, &[]),
-            ("tokio", None, false, true, &[]),
-        ];
-        cache_deps.extend_from_slice(cache_extra);
-        let pairs = |deps: &[Dep<'static>]| -> Vec<(&'static str, Option<&'static str>)> {
-            deps.iter().map(|d| (d.0, d.1)).collect()
-        };
-        json!({
-            "packages": [
-                package("aicp-domain", &domain_deps, &[("default", &[]), ("mocks", &["dep:mockall"])]),
-                package("aicp-storage", &[("aicp-domain", None, false, true, &[]), ("diesel", None, false, true, &[]),
-                                          ("rust_decimal", None, false, true, &["db-diesel2-postgres"]), ("tokio", None, false, true, &[])], &[]),
-                package("aicp-cache", &cache_deps, &[]),
-                package("aicp-api", &[("aicp-domain", None, false, true, &[]), ("aicp-storage", None, false, true, &[]),
-                                      ("aicp-cache", None, false, true, &[]), ("actix-web", None, false, true, &[])], &[]),
-                package("rust_decimal", &[("diesel", None, true, true, &[]), ("serde", None, true, true, &[])],
-                        &[("default", &["serde", "std"]), ("std", &[]), ("serde", &["dep:serde"]),
-                          ("db-diesel2-postgres", &["dep:diesel", "std"])]),
-                package("diesel", &[], &[]),
-                package("serde", &[], &[]),
-                package("mockall", &[], &[]),
-                package("tokio", &[], &[]),
-                package("redis", &[], &[]),
-                package("actix-web", &[("tokio", None, false, true, &[])], &[]),
-            ],
-            "workspace_members": ["aicp-domain 0.1.0", "aicp-storage 0.1.0", "aicp-cache 0.1.0", "aicp-api 0.1.0"],
-            "resolve": {"nodes": [
-                node("aicp-domain", &pairs(&domain_deps)),
-                node("aicp-storage", &[("aicp-domain", None), ("diesel", None), ("rust_decimal", None), ("tokio", None)]),
-                node("aicp-cache", &pairs(&cache_deps)),
-                node("aicp-api", &[("aicp-domain", None), ("aicp-storage", None), ("aicp-cache", None), ("actix-web", None)]),
-                node("rust_decimal", &[("diesel", None), ("serde", None)]),
-                node("diesel", &[]), node("serde", &[]), node("mockall", &[]), node("tokio", &[]), node("redis", &[]),
-                node("actix-web", &[("tokio", None)]),
-            ]}
-        })
-    }
-
-    #[test]
-    fn a_clean_graph_passes_despite_workspace_feature_unification() {
-        assert_eq!(check_dependency_rules(&workspace(&[], &[])).unwrap(), Vec::<String>::new());
-    }
-
-    #[test]
-    fn a_forbidden_edge_from_the_domain_is_detected_with_its_path() {
-        let v = check_dependency_rules(&workspace(&[("actix-web", None, false, true, &[])], &[]))
-            .unwrap();
-        assert!(
-            v.contains(
-                &"aicp-domain must not depend on actix-web: aicp-domain -> actix-web".to_owned()
-            ),
-            "{v:?}"
-        );
-        assert!(
-            v.contains(
-                &"aicp-domain must not depend on tokio: aicp-domain -> actix-web -> tokio"
-                    .to_owned()
-            ),
-            "{v:?}"
-        );
-        assert!(
-            v.iter().any(|m| m.starts_with("aicp-domain must not depend on actix-web (only")),
-            "{v:?}"
-        );
-    }
-
-    #[test]
-    fn a_feature_that_pulls_a_framework_into_the_domain_is_detected() {
-        let v = check_dependency_rules(&workspace(
-            &[("rust_decimal", None, false, true, &["db-diesel2-postgres"])],
-            &[],
-        ))
-        .unwrap();
-        assert_eq!(
-            v,
-            vec![
-                "aicp-domain must not depend on diesel: aicp-domain -> rust_decimal -> diesel"
-                    .to_owned()
-            ]
-        );
-    }
-
-    #[test]
-    fn dev_dependencies_are_not_part_of_the_closure() {
-        let v =
-            check_dependency_rules(&workspace(&[("tokio", Some("dev"), false, true, &[])], &[]))
-                .unwrap();
-        assert_eq!(v, Vec::<String>::new());
-    }
-
-    #[test]
-    fn adapters_must_not_depend_on_each_other_or_on_the_api() {
-        let v =
-            check_dependency_rules(&workspace(&[], &[("aicp-storage", None, false, true, &[])]))
-                .unwrap();
-        assert_eq!(
-            v,
-            vec![
-                "aicp-cache must not depend on aicp-storage: aicp-cache -> aicp-storage".to_owned()
-            ]
-        );
-        let v = check_dependency_rules(&workspace(&[], &[("aicp-api", None, false, true, &[])]))
-            .unwrap();
-        assert_eq!(
-            v,
-            vec![
-                "aicp-cache must not depend on aicp-api: aicp-cache -> aicp-api".to_owned(),
-                "aicp-cache must not depend on aicp-storage: aicp-cache -> aicp-api -> aicp-storage"
-                    .to_owned(),
-            ]
-        );
-    }
-
-    #[test]
-    fn frameworks_stay_in_their_layer() {
-        let v =
-            check_dependency_rules(&workspace(&[], &[("diesel", None, false, true, &[])])).unwrap();
-        assert_eq!(v, vec!["aicp-cache must not depend on diesel (only aicp-storage, xtask, aicp-test-support)".to_owned()]);
-    }
-
-    #[test]
-    fn the_diff_shows_changed_lines() {
-        let a = normalize("a\nb\nc  \n\n");
-        let b = normalize("a\nB\nc\n");
-        assert_eq!(diff(&a, &b), vec![" a", "+B", "-b", " c"]);
-        assert_eq!(
-            significant("// x\ndiesel::table! {\n  a -> Int4,\n}\n"),
-            significant("diesel::table!{ a->Int4, }")
-        );
-    }
 }

@@ -3,7 +3,7 @@
 //! Why an xtask (as in rust-lang/rust-analyzer): the chores around the service (creating the
 //! database, filling it with realistic data, benchmarking ingestion, running the CI checks) are
 //! written in Rust, in the workspace, so they need nothing but `cargo` and cannot drift from the
-//! code they drive: `seed` prices events with the server's own [`aicp_domain::PriceTable`], and
+//! code they drive: `seed` prices events with the server's own [`aicp_domain::PriceBook`], and
 //! `migrate` applies the very migrations embedded in the server.
 //!
 //! The argument parser is hand-written (see [`Args`]): four commands and a handful of flags do not
@@ -32,7 +32,8 @@ Commands:
               `bench similarity` near-duplicate prompts (/similar, /prompts) vs brute-force
                                  scans; recall and precision against the known templates
               `bench dashboard` each dashboard page vs the JSON calls it makes, at 1M events
-  ci        the CI checks, in CI's order: fmt, clippy, dependency rules, schema, tests
+  ci        the CI checks, in CI's order: fmt, clippy, dependency rules, import cycles,
+            schema, docs, tests
 
 Run `cargo xtask <command> --help` for the flags of a command.
 

@@ -9,7 +9,7 @@ use aicp_domain::Issue;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::request_id::current_request_id;
+use crate::request_scope::current_request_id;
 
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_SECS: u32 = 1;

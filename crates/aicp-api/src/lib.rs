@@ -10,6 +10,7 @@ pub mod guard;
 pub mod keys;
 pub mod live;
 pub mod request_id;
+pub mod request_scope;
 pub mod routes;
 pub mod semantic;
 pub mod server;

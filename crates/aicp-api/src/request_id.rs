@@ -11,18 +11,12 @@ use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use tracing::Instrument;
 
 use crate::error::ErrorBody;
+use crate::request_scope::CURRENT;
+// Kept at its old path for callers outside this module.
+pub use crate::request_scope::current_request_id;
 
 /// The header name.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-tokio::task_local! {
-    static CURRENT: String;
-}
-
-/// The id of the request being handled by this task, if any.
-pub fn current_request_id() -> Option<String> {
-    CURRENT.try_with(Clone::clone).ok()
-}
 
 /// The request's id, stored in its extensions.
 #[derive(Debug, Clone)]

@@ -7,13 +7,15 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::ports::RepoError;
+use crate::ports::error::RepoError;
+#[cfg(any(test, feature = "mocks"))]
+pub use crate::ports::keys::MockKeyStore;
+pub use crate::ports::keys::{ActiveKey, KeyInfo, KeyStore};
 use crate::project::ProjectId;
 
 /// Prefix of every key we issue.
@@ -26,24 +28,6 @@ pub struct Principal {
     pub project: ProjectId,
     /// The stored key used (`None` for keys from `API_KEYS` and when auth is off).
     pub key_id: Option<Uuid>,
-}
-
-/// A stored key, as listed (never the secret).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyInfo {
-    /// Key id.
-    pub id: Uuid,
-    /// Owning project.
-    pub project: String,
-    /// Human label.
-    pub name: String,
-    /// Display form, e.g. `aicp_Ab3d…wxYz`.
-    pub display: String,
-    /// Creation time (RFC 3339).
-    pub created_at: String,
-    /// Revocation time, when revoked.
-    pub revoked_at: Option<String>,
 }
 
 /// HMAC-SHA256 under the server's pepper.
@@ -85,47 +69,6 @@ pub fn display_form(key: &str) -> String {
     let head: String = chars[..9].iter().collect();
     let tail: String = chars[chars.len() - 4..].iter().collect();
     format!("{head}…{tail}")
-}
-
-/// Stored API keys.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait KeyStore: Send + Sync {
-    /// The active (not revoked) key with this digest: its id and project.
-    ///
-    /// # Errors
-    /// [`RepoError::Unavailable`] when the store cannot be reached.
-    async fn find(&self, digest: [u8; 32]) -> Result<Option<(Uuid, ProjectId)>, RepoError>;
-
-    /// Whether any active key exists (then authentication is required).
-    ///
-    /// # Errors
-    /// [`RepoError::Unavailable`] when the store cannot be reached.
-    async fn any_active(&self) -> Result<bool, RepoError>;
-
-    /// Stores a new key of `project` (creating the project if needed).
-    ///
-    /// # Errors
-    /// [`RepoError::Unavailable`] when the store cannot be reached.
-    async fn create(
-        &self,
-        project: &ProjectId,
-        name: &str,
-        digest: [u8; 32],
-        display: &str,
-    ) -> Result<KeyInfo, RepoError>;
-
-    /// Keys of `project`, newest first.
-    ///
-    /// # Errors
-    /// [`RepoError::Unavailable`] when the store cannot be reached.
-    async fn list(&self, project: &ProjectId) -> Result<Vec<KeyInfo>, RepoError>;
-
-    /// Revokes a key of `project`; `false` when there is no such active key.
-    ///
-    /// # Errors
-    /// [`RepoError::Unavailable`] when the store cannot be reached.
-    async fn revoke(&self, project: &ProjectId, id: Uuid) -> Result<bool, RepoError>;
 }
 
 /// Why a request is refused.
@@ -216,7 +159,7 @@ impl Authenticator {
             return Ok(Principal { project: ProjectId::default_project(), key_id: None });
         }
         match self.store.find(digest).await? {
-            Some((id, project)) => Ok(Principal { project, key_id: Some(id) }),
+            Some(ActiveKey { id, project }) => Ok(Principal { project, key_id: Some(id) }),
             // With authentication off a stray header changes nothing (as in the original).
             None if !self.required().await? => {
                 Ok(Principal { project: ProjectId::default_project(), key_id: None })
@@ -265,9 +208,9 @@ mod tests {
         let digester = KeyDigester::new(b"pepper");
         let want = digester.digest("aicp_secret");
         let mut store = MockKeyStore::new();
-        store
-            .expect_find()
-            .returning(move |d| Ok((d == want).then(|| (Uuid::nil(), ProjectId::new("acme")))));
+        store.expect_find().returning(move |d| {
+            Ok((d == want).then(|| ActiveKey { id: Uuid::nil(), project: ProjectId::new("acme") }))
+        });
         let p = auth(&[], store).authenticate(Some("aicp_secret")).now_or_never().unwrap().unwrap();
         assert_eq!(p.project, ProjectId::new("acme"));
     }

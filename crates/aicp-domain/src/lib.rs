@@ -15,6 +15,7 @@ pub mod ports;
 pub mod pricing;
 pub mod project;
 pub mod prompts;
+pub mod provider;
 pub mod ratelimit;
 pub mod similarity;
 pub mod text;

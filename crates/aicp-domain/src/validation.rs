@@ -15,7 +15,8 @@
 //!
 //! `metadata` is measured as PostgreSQL's `jsonb` will store it: a number counts with its plain
 //! decimal length (`1e1000` is 1001 bytes), so a small body cannot expand into a huge row, and
-//! numbers `jsonb` cannot hold at all are rejected here instead of failing the insert.
+//! numbers `jsonb` cannot hold at all are rejected here instead of failing the insert
+//! (`validation/jsonb.rs`); numbers are read by `validation/exact.rs`.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
@@ -25,6 +26,14 @@ use serde_json::{Map, Value};
 use crate::event::{NewEvent, Provider};
 use crate::money::Usd;
 use crate::timestamp::parse_event_timestamp;
+
+mod exact;
+mod jsonb;
+
+use exact::{Exact, Rounding};
+use jsonb::{
+    JSONB_MAX_INTEGER_DIGITS, JSONB_MAX_SCALE, contains_nul, depth, numbers_fit_jsonb, stored_size,
+};
 
 /// Most events accepted in one batch (as the original).
 pub const MAX_BATCH_EVENTS: usize = 500;
@@ -513,218 +522,6 @@ fn non_negative() -> String {
 
 fn at_most_int() -> String {
     format!("Number must be less than or equal to {MAX_INT}")
-}
-
-/// How [`Exact::rounded`] breaks ties.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Rounding {
-    /// To the even neighbour (banker's rounding, as [`Usd::new`]).
-    HalfEven,
-    /// Away from zero (JavaScript's `Math.round` for the non-negative numbers it is used on).
-    HalfUp,
-}
-
-/// Exponents are clamped to this magnitude; beyond it every value is far outside every bound.
-const EXPONENT_CLAMP: i64 = 1_000_000_000_000;
-/// Most significant digits [`Exact::rounded`] returns (10^30 fits an `i128`).
-const MAX_ROUNDED_DIGITS: i64 = 30;
-
-/// A JSON number read exactly from its text: `±digits × 10^exponent`.
-#[derive(Debug, PartialEq, Eq)]
-struct Exact {
-    negative: bool,
-    /// Significant digits (each 0..=9), without leading or trailing zeros; empty for zero.
-    digits: Vec<u8>,
-    /// Power of ten of the last significant digit; 0 for zero.
-    exponent: i64,
-    /// Fraction digits as written minus the written exponent: PostgreSQL's display scale when
-    /// positive (`1.50` keeps 2, `1e-3` has 3, `1.5e3` has none).
-    written_scale: i64,
-    /// The exponent as written (clamped), which PostgreSQL bounds even for zero.
-    written_exponent: i64,
-}
-
-impl Exact {
-    /// Parses `-?digits[.digits][(e|E)[+-]digits]`; `None` for anything else.
-    fn parse(text: &str) -> Option<Exact> {
-        let (negative, rest) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
-        let (mantissa, exponent_text) = match rest.split_once(['e', 'E']) {
-            Some((m, e)) => (m, Some(e)),
-            None => (rest, None),
-        };
-        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if int_part.is_empty()
-            || !all_digits(int_part)
-            || !all_digits(frac_part)
-            || (mantissa.contains('.') && frac_part.is_empty())
-        {
-            return None;
-        }
-        let written_exponent = match exponent_text {
-            Some(e) => parse_exponent(e)?,
-            None => 0,
-        };
-        let frac_len = i64::try_from(frac_part.len()).ok()?;
-        let mut digits: Vec<u8> = int_part
-            .bytes()
-            .chain(frac_part.bytes())
-            .map(|b| b - b'0')
-            .skip_while(|&d| d == 0)
-            .collect();
-        let mut exponent = written_exponent - frac_len;
-        while digits.last() == Some(&0) {
-            digits.pop();
-            exponent += 1;
-        }
-        if digits.is_empty() {
-            exponent = 0;
-        }
-        let written_scale = frac_len - written_exponent;
-        Some(Exact { negative, digits, exponent, written_scale, written_exponent })
-    }
-
-    fn is_zero(&self) -> bool {
-        self.digits.is_empty()
-    }
-
-    /// Below zero (`-0` is not).
-    fn is_negative(&self) -> bool {
-        self.negative && !self.is_zero()
-    }
-
-    fn is_integer(&self) -> bool {
-        self.exponent >= 0
-    }
-
-    /// Digits before the decimal point, leading zeros excepted (0 for a value below 1).
-    fn integer_digits(&self) -> i64 {
-        if self.is_zero() { 0 } else { (self.digits.len() as i64 + self.exponent).max(0) }
-    }
-
-    /// The magnitude rounded to `scale` decimals, as an integer count of 10^-scale; `None` when
-    /// it has more than [`MAX_ROUNDED_DIGITS`] digits.
-    fn rounded(&self, scale: u32, rounding: Rounding) -> Option<i128> {
-        let value = |digits: &[u8]| digits.iter().fold(0i128, |acc, &d| acc * 10 + i128::from(d));
-        let n = self.digits.len() as i64;
-        let shift = self.exponent + i64::from(scale);
-        if self.is_zero() {
-            return Some(0);
-        }
-        if shift >= 0 {
-            if n + shift > MAX_ROUNDED_DIGITS {
-                return None;
-            }
-            let shift = u32::try_from(shift).ok()?;
-            return Some(value(&self.digits) * 10i128.pow(shift));
-        }
-        let dropped = -shift;
-        if dropped > n {
-            // What is dropped is below a tenth of the last kept unit: round down.
-            return Some(0);
-        }
-        let keep = usize::try_from(n - dropped).ok()?;
-        if keep as i64 > MAX_ROUNDED_DIGITS {
-            return None;
-        }
-        let kept = value(&self.digits[..keep]);
-        let first_dropped = self.digits[keep];
-        // The digits have no trailing zero, so when more than one digit is dropped, what follows
-        // the first is > 0 and a first dropped 5 means more than half.
-        let up = first_dropped > 5
-            || (first_dropped == 5
-                && (dropped > 1 || rounding == Rounding::HalfUp || kept % 2 == 1));
-        Some(kept + i128::from(up))
-    }
-
-    /// Length of the number as PostgreSQL prints it back from `jsonb` (plain decimal notation).
-    fn stored_len(&self) -> i64 {
-        let sign = i64::from(self.is_negative());
-        let integer = self.integer_digits().max(1);
-        let fraction = if self.written_scale > 0 { 1 + self.written_scale } else { 0 };
-        sign + integer + fraction
-    }
-}
-
-/// A JSON exponent `[+-]digits`, clamped to ±[`EXPONENT_CLAMP`].
-fn parse_exponent(text: &str) -> Option<i64> {
-    let (negative, digits) = match text.as_bytes() {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        rest => (false, rest),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let magnitude =
-        digits.iter().fold(0i64, |acc, d| (acc * 10 + i64::from(d - b'0')).min(EXPONENT_CLAMP));
-    Some(if negative { -magnitude } else { magnitude })
-}
-
-/// Most digits before the decimal point of a PostgreSQL `numeric` (and so of a `jsonb` number).
-const JSONB_MAX_INTEGER_DIGITS: i64 = 131_072;
-/// Most digits after the decimal point of a PostgreSQL `numeric`.
-const JSONB_MAX_SCALE: i64 = 16_383;
-/// PostgreSQL refuses a written exponent of this magnitude or more, even on zero (`INT_MAX / 2`).
-const JSONB_EXPONENT_LIMIT: i64 = 1_073_741_823;
-
-/// Whether every number in `value` can be stored in `jsonb` (others fail the insert with
-/// "value overflows numeric format").
-fn numbers_fit_jsonb(value: &Value) -> bool {
-    match value {
-        Value::Number(n) => Exact::parse(&n.to_string()).is_some_and(|e| {
-            e.integer_digits() <= JSONB_MAX_INTEGER_DIGITS
-                && e.written_scale <= JSONB_MAX_SCALE
-                && e.written_exponent.abs() < JSONB_EXPONENT_LIMIT
-        }),
-        Value::Array(items) => items.iter().all(numbers_fit_jsonb),
-        Value::Object(map) => map.values().all(numbers_fit_jsonb),
-        _ => true,
-    }
-}
-
-/// Size in bytes of `value` serialized compactly, each number counted as PostgreSQL stores it.
-fn stored_size(value: &Value) -> usize {
-    let Ok(bytes) = serde_json::to_vec(value) else {
-        return usize::MAX;
-    };
-    let grown = number_growth(value);
-    usize::try_from(grown).map_or(usize::MAX, |g| bytes.len().saturating_add(g))
-}
-
-/// How many bytes longer the numbers in `value` are in plain notation than as sent (never < 0).
-fn number_growth(value: &Value) -> i64 {
-    match value {
-        Value::Number(n) => {
-            let text = n.to_string();
-            let stored = Exact::parse(&text).map_or(0, |e| e.stored_len());
-            (stored - text.len() as i64).max(0)
-        }
-        Value::Array(items) => items.iter().map(number_growth).fold(0, i64::saturating_add),
-        Value::Object(map) => map.values().map(number_growth).fold(0, i64::saturating_add),
-        _ => 0,
-    }
-}
-
-/// Nesting depth of a JSON value (a scalar is 0, `{}` is 1).
-fn depth(value: &Value) -> usize {
-    match value {
-        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
-        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
-        _ => 0,
-    }
-}
-
-fn contains_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(contains_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
-        _ => false,
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //!
 //! Documented exceptions (where the reference is wrong, older, or priced differently), each
 //! checked by hand against the provider's own price page:
-#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::str::FromStr;

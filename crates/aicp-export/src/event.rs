@@ -1,5 +1,6 @@
 //! The event row of exports and of the events list: the original's CSV columns and JSON object
-//! shape (API reference §14.1 and §7.6), followed by our additive fields.
+//! shape (docs/API.md: *Event CSV columns* under *Exports*, and the *Event row* of
+//! `GET /api/v1/analytics/events`), followed by our additive fields.
 
 use std::borrow::Cow;
 
@@ -22,7 +23,7 @@ pub const ORIGINAL_EVENT_CSV_COLUMNS: usize = 15;
 /// provider reported none), the token kinds the original did not have, `Cache Hit`, and the
 /// identifiers and pricing provenance of the row.
 pub const EVENT_CSV_HEADER: [&str; 29] = [
-    // The original's columns (§14.1), unchanged.
+    // The original's columns (docs/API.md, *Event CSV columns*), unchanged.
     "ID",
     "Timestamp",
     "Feature",

@@ -12,8 +12,9 @@
 //!   drops the body of a disconnected client, the database query stops too. The row stream is
 //!   also dropped as soon as it ends or fails, which releases its connection early.
 //! - **Compatibility.** The CSV columns, their order and number formats, and the JSON row shape
-//!   are the original's (API reference §14 and §7.6); our extra fields are additive: appended
-//!   CSV columns and JSON keys after the original ones.
+//!   are the original's (docs/API.md: *Exports*, and the *Event row* of
+//!   `GET /api/v1/analytics/events`); our extra fields are additive: appended CSV columns and JSON
+//!   keys after the original ones.
 //! - **Safety.** CSV cells with client-supplied text that starts with `=`, `+`, `-`, `@`, tab,
 //!   CR or NUL get a leading `'` (OWASP ASVS 5.0 V1.2.10), because RFC 4180 quoting alone does not
 //!   stop spreadsheets from evaluating formulas.

@@ -1,5 +1,5 @@
 //! The cost-summary row (one group of `GET /api/v1/export/cost-summary`): the original's CSV
-//! columns and JSON object shape (API reference §14.2), followed by our additive fields.
+//! columns and JSON object shape (docs/API.md: *Cost-summary CSV columns* under *Exports*), followed by our additive fields.
 
 use std::borrow::Cow;
 

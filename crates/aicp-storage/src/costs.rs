@@ -1,6 +1,7 @@
 //! [`PgCostRepository`]: reading and rewriting stored costs (re-pricing) and pricing coverage.
 
-use aicp_domain::pricing::{Cost, PriceSource, Priced, Usage};
+use aicp_domain::ports::{CallCursor, Repriced};
+use aicp_domain::pricing::{Cost, PriceSource, Usage};
 use aicp_domain::{
     CostRepository, CoverageStats, ProjectId, RepoError, StoredCall, TimeWindow, Usd,
 };
@@ -188,7 +189,7 @@ impl CostRepository for PgCostRepository {
         project: &ProjectId,
         window: &TimeWindow,
         model: Option<&'a str>,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        after: Option<CallCursor>,
         limit: usize,
     ) -> Result<Vec<StoredCall>, RepoError> {
         let mut query = events::table
@@ -209,7 +210,7 @@ impl CostRepository for PgCostRepository {
                     .sql(")"),
             );
         }
-        if let Some((ts, id)) = after {
+        if let Some(CallCursor { created_at: ts, id }) = after {
             // Row comparison: one index range instead of an OR of two predicates.
             query = query.filter(
                 diesel::dsl::sql::<diesel::sql_types::Bool>("(created_at, id) > (")
@@ -227,15 +228,15 @@ impl CostRepository for PgCostRepository {
     async fn update_costs(
         &self,
         project: &ProjectId,
-        updates: Vec<(Uuid, Priced)>,
+        updates: Vec<Repriced>,
     ) -> Result<u64, RepoError> {
         if updates.is_empty() {
             return Ok(0);
         }
         let amount = |f: fn(&Cost) -> Usd| -> Vec<Decimal> {
-            updates.iter().map(|(_, p)| f(&p.cost).amount()).collect()
+            updates.iter().map(|u| f(&u.priced.cost).amount()).collect()
         };
-        let ids: Vec<Uuid> = updates.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
         let (total, input, read, write, output, reasoning) = (
             amount(|c| c.total),
             amount(|c| c.input),
@@ -245,9 +246,10 @@ impl CostRepository for PgCostRepository {
             amount(|c| c.reasoning),
         );
         let priced_as: Vec<Option<String>> =
-            updates.iter().map(|(_, p)| p.priced_as.clone()).collect();
-        let source: Vec<&str> = updates.iter().map(|(_, p)| p.source.as_str()).collect();
-        let from: Vec<Option<NaiveDate>> = updates.iter().map(|(_, p)| p.effective_from).collect();
+            updates.iter().map(|u| u.priced.priced_as.clone()).collect();
+        let source: Vec<&str> = updates.iter().map(|u| u.priced.source.as_str()).collect();
+        let from: Vec<Option<NaiveDate>> =
+            updates.iter().map(|u| u.priced.effective_from).collect();
         let project = project.as_str().to_owned();
         let mut conn = self.conn().await?;
         let lock_ids = ids.clone();

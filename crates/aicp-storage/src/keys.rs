@@ -1,6 +1,6 @@
 //! [`PgKeyStore`]: projects and API keys (digests only) through diesel's query builder.
 
-use aicp_domain::auth::{KeyInfo, KeyStore};
+use aicp_domain::auth::{ActiveKey, KeyInfo, KeyStore};
 use aicp_domain::{ProjectId, RepoError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -55,7 +55,7 @@ impl From<KeyRow> for KeyInfo {
 
 #[async_trait]
 impl KeyStore for PgKeyStore {
-    async fn find(&self, digest: [u8; 32]) -> Result<Option<(Uuid, ProjectId)>, RepoError> {
+    async fn find(&self, digest: [u8; 32]) -> Result<Option<ActiveKey>, RepoError> {
         let mut conn = self.conn().await?;
         let row: Option<(Uuid, String)> = api_keys::table
             .filter(api_keys::digest.eq(digest.to_vec()))
@@ -65,7 +65,7 @@ impl KeyStore for PgKeyStore {
             .await
             .optional()
             .map_err(from_query)?;
-        Ok(row.map(|(id, p)| (id, ProjectId::new(p))))
+        Ok(row.map(|(id, p)| ActiveKey { id, project: ProjectId::new(p) }))
     }
 
     async fn any_active(&self) -> Result<bool, RepoError> {

@@ -1,7 +1,10 @@
 //! `PgPromptRepository` as an `EmbeddingRepository`: vectors round-trip exactly, storing is
 //! idempotent, projects and models never see each other's embeddings, and candidates come from
 //! shared band keys, most shared first.
-#![allow(clippy::unwrap_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a failed setup should panic, not be handled"
+)]
 
 use aicp_domain::{EmbeddingRepository, ProjectId, PromptEmbedding};
 use aicp_storage::{PgPromptRepository, PoolConfig, build_pool};

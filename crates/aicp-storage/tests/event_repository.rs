@@ -1,5 +1,8 @@
 //! PgEventRepository against the real PostgreSQL: durability, idempotency, group commit.
-#![allow(clippy::unwrap_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a failed setup should panic, not be handled"
+)]
 
 use std::str::FromStr;
 use std::sync::Arc;

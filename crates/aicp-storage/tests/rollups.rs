@@ -1,9 +1,13 @@
 //! The rollups always equal a naive recomputation from the raw rows: after random batches
 //! (including re-sent ones and repeats inside a batch) and after re-pricing.
-#![allow(clippy::unwrap_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a failed setup should panic, not be handled"
+)]
 
 use std::sync::Arc;
 
+use aicp_domain::ports::Repriced;
 use aicp_domain::pricing::{Cost, PriceSource, Priced, original_fallback};
 use aicp_domain::{
     Catalogue, CostRepository, EventBatch, EventRepository, NewEvent, PriceBook, PricedEvent,
@@ -160,7 +164,7 @@ async fn rollups_equal_a_naive_recomputation_after_random_batches_retries_and_re
                 source: if unpriced { PriceSource::Fallback } else { PriceSource::Custom },
                 effective_from: None,
             };
-            (c.id, priced)
+            Repriced { id: c.id, priced }
         })
         .collect();
     let changed = costs.update_costs(p1, updates.clone()).await.unwrap();

@@ -6,7 +6,6 @@
 //! temporary name and renamed when complete, so a crash never leaves a half-migrated template.
 //! Each [`TestDatabase`] is dropped with `DROP DATABASE ... WITH (FORCE)`; databases left by
 //! killed runs are swept after an hour.
-#![allow(clippy::unwrap_used)]
 
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};

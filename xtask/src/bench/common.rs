@@ -1,7 +1,7 @@
-//! What `bench export` and `bench analytics` share: a seeded scratch database, the release server
-//! started on it with rate limiting off, and small timing helpers.
+//! What the benchmarks share: a seeded scratch database, the release server started on it with
+//! rate limiting off, a measured window, and small timing helpers.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -194,6 +194,26 @@ fn count_within(mut rest: &[u8], pattern: &[u8]) -> u64 {
     }
 }
 
+/// The measured part of a run: requests started before `measure_from` are warm-up.
+pub(super) struct Window {
+    pub(super) measure_from: Instant,
+    pub(super) stop_at: Instant,
+}
+
+/// Nearest-rank p50 and p99, in milliseconds, of latencies in microseconds.
+pub(super) fn percentiles(latencies_us: &[u32]) -> (f64, f64) {
+    if latencies_us.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mut sorted = latencies_us.to_vec();
+    sorted.sort_unstable();
+    let at = |q: f64| {
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        f64::from(sorted[rank - 1]) / 1000.0
+    };
+    (at(0.50), at(0.99))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -238,5 +258,12 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(10_000_000), "10,000,000");
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let l: Vec<u32> = (1..=100).map(|ms| ms * 1000).collect();
+        assert_eq!(percentiles(&l), (50.0, 99.0));
+        assert_eq!(percentiles(&[]), (0.0, 0.0));
     }
 }

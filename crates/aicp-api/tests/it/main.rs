@@ -1,6 +1,10 @@
 //! API tests: the real application (routes + middleware) in-process, over the real PostgreSQL
 //! and Redis, with mockall fakes only where infrastructure cannot easily fail on demand.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers outside #[test] functions: a failed setup should panic, not be handled"
+)]
 
 mod analytics;
 mod browser;

@@ -21,7 +21,7 @@ use aicp_storage::{GroupCommitConfig, PgEventRepository, PoolConfig, build_pool}
 use aicp_test_support::TestDatabase;
 use serde_json::Value;
 
-/// The original's example batch (original-api.md §4.1).
+/// The original's example batch (docs/API.md, `POST /api/v1/events`).
 pub const EXAMPLE_BATCH: &str = r#"{"events":[
  {"traceId":"tr_V1StGXR8_Z5jdHi6B-myT","spanId":"sp_a1b2c3d4e5f6g7h8","feature":"chat-summary","userId":"user-123","provider":"openai","model":"gpt-4o","inputTokens":1000,"outputTokens":500,"cachedTokens":0,"latencyMs":812,"estimatedCostUsd":0.0075,"timestamp":"2026-01-05T10:00:00.000Z","isStreaming":false,"retryCount":0,"isError":false},
  {"traceId":"tr_x","spanId":"sp_x","feature":"chat-summary","provider":"openai","model":"gpt-4o","inputTokens":0,"outputTokens":0,"cachedTokens":0,"latencyMs":52,"estimatedCostUsd":0,"timestamp":"2026-01-05T10:00:01.000Z","isStreaming":false,"retryCount":0,"isError":true,"errorCode":"server_error","metadata":{"error":"Custom error message"}}

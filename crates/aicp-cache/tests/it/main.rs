@@ -2,7 +2,10 @@
 //! (`REDIS_URL` overrides), and against a `redis-server` a test starts itself. Each test uses its
 //! own key prefix and never flushes anything; every key the limiter writes has a TTL, so nothing
 //! is left behind for long.
-#![allow(clippy::unwrap_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a failed setup should panic, not be handled"
+)]
 
 mod concurrency;
 mod failover;

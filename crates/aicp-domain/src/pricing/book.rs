@@ -8,11 +8,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::event::Provider;
 use crate::pricing::catalogue::{Catalogue, PricePeriod};
 use crate::pricing::formula::{self, Cost, Rates, Tier, Usage};
 use crate::pricing::matching::candidates;
 use crate::project::ProjectId;
+use crate::provider::Provider;
 
 /// Where the price of an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

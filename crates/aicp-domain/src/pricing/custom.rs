@@ -15,12 +15,12 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use crate::event::Provider;
 use crate::money::parse_decimal;
 use crate::pricing::book::CustomPrice;
 use crate::pricing::catalogue::{MAX_PRICE_DECIMALS, PricePeriod};
 use crate::pricing::formula::{Rates, Tier};
 use crate::project::ProjectId;
+use crate::provider::Provider;
 use crate::validation::Issue;
 
 const KINDS: [&str; 4] = ["cacheRead", "cacheWrite5m", "cacheWrite1h", "reasoning"];

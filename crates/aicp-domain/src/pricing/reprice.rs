@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::money::Usd;
-use crate::ports::{CostRepository, RepoError, StoredCall};
+use crate::ports::{CallCursor, CostRepository, RepoError, Repriced, StoredCall};
 use crate::pricing::book::SharedPriceBook;
 use crate::project::ProjectId;
 use crate::window::TimeWindow;
@@ -104,7 +104,7 @@ impl RepriceService {
                 )
                 .await?;
             let Some(last) = calls.last() else { break };
-            after = Some((last.created_at, last.id));
+            after = Some(CallCursor { created_at: last.created_at, id: last.id });
             let full = calls.len() == REPRICE_BATCH;
             let mut updates = Vec::new();
             for call in calls {
@@ -115,7 +115,7 @@ impl RepriceService {
                     || priced.effective_from != call.effective_from;
                 acc.add(&call, priced.cost.total, changed);
                 if changed && request.apply {
-                    updates.push((call.id, priced));
+                    updates.push(Repriced { id: call.id, priced });
                 }
             }
             if !updates.is_empty() {

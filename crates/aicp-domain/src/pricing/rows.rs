@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use crate::event::Provider;
 use crate::pricing::book::{CustomPrice, PriceBook};
 use crate::pricing::catalogue::{Catalogue, CatalogueModel, PricePeriod};
 use crate::pricing::formula::{Rates, Tier};
 use crate::project::ProjectId;
+use crate::provider::Provider;
 
 /// A usage kind with its own price.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::event::Provider;
 use crate::ports::{PriceRepository, RepoError};
 use crate::pricing::book::{CustomPrice, SharedPriceBook};
 use crate::pricing::catalogue::Catalogue;
@@ -13,6 +12,7 @@ use crate::pricing::custom::parse_custom_price;
 use crate::pricing::formula::Rates;
 use crate::pricing::rows::{book_from_rows, catalogue_rows, custom_rows};
 use crate::project::ProjectId;
+use crate::provider::Provider;
 use crate::validation::Issue;
 
 /// Why a pricing operation failed.

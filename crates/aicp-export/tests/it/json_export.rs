@@ -7,7 +7,8 @@ use crate::support::{awkward_event, chunks, export_text, observed_event, rows};
 
 /// The keys of the event row, in the order they must be serialized.
 const KEY_ORDER: [&str; 32] = [
-    // The original's, in schema order (§7.6).
+    // The original's, in schema order (docs/API.md: the *Event row* of
+    // `GET /api/v1/analytics/events`).
     "id",
     "traceId",
     "spanId",

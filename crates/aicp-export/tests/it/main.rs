@@ -1,5 +1,9 @@
 //! Tests of the export writers, through the public API only (one test binary).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers outside #[test] functions: a failed setup should panic, not be handled"
+)]
 
 mod csv_export;
 mod format;

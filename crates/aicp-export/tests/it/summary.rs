@@ -1,4 +1,4 @@
-//! Cost-summary exports (§14.2).
+//! Cost-summary exports (docs/API.md: *Cost-summary CSV columns*).
 
 use std::str::FromStr;
 

@@ -27,7 +27,7 @@ pub fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, s).single().unwrap()
 }
 
-/// The row of the original's observed CSV line (§14.1):
+/// The row of the original's observed CSV line (docs/API.md: *Event CSV columns*):
 /// `e982bc9c-...,2026-01-05T10:30:00.000Z,chat,anthropic,claude-3-5-sonnet-20241022,1000,500,200,1500,0.009960,300,true,false,,0`.
 pub fn observed_event() -> StoredEvent {
     StoredEvent {
