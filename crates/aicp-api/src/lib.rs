@@ -1,6 +1,7 @@
 //! HTTP service of AI Cost Profiler: configuration, composition root, routes and HTTP errors.
 //! Only this crate knows HTTP.
 
+pub mod access;
 pub mod app;
 pub mod config;
 pub mod dashboard;

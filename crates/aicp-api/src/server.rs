@@ -21,10 +21,10 @@ use aicp_storage::{
 use anyhow::Context;
 use secrecy::ExposeSecret;
 
+use crate::access::{Guard, Policies, policy};
 use crate::config::Config;
 use crate::dashboard::Dashboard;
 use crate::dashboard::session::Sessions;
-use crate::guard::{Guard, Policies, policy};
 use crate::live::{Live, Slots};
 use crate::semantic::SemanticIndexer;
 use crate::state::AppState;

@@ -35,7 +35,7 @@ pub struct AppState {
     /// Stored API keys.
     pub keys: Arc<dyn aicp_domain::auth::KeyStore>,
     /// Authentication and rate limiting of `/api`; `None` (tests only) turns both off.
-    pub guard: Option<crate::guard::Guard>,
+    pub guard: Option<crate::access::Guard>,
     /// The live cost stream; `None` when not wired (some tests).
     pub live: Option<crate::live::Live>,
     /// The background embeddings worker (its counters are in `/health`); `None` unless an

@@ -5,6 +5,7 @@
 //! the same groups and hashes everywhere.
 
 mod report;
+mod scoring;
 mod similar;
 #[cfg(test)]
 mod tests;

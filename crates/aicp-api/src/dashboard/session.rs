@@ -7,9 +7,9 @@
 //! unlocks the keys pages. Forms carry a per-session token checked in constant time, and a
 //! cross-site `Origin` is refused.
 
+use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
 use aicp_domain::ProjectId;
 use aicp_domain::auth::AuthError;
 use base64::Engine;
@@ -133,27 +133,6 @@ pub enum Denied {
     },
     /// The key store cannot be reached.
     Unavailable,
-}
-
-impl Denied {
-    /// The response for it.
-    pub fn response(self) -> HttpResponse {
-        match self {
-            Denied::SignIn { next, expired } => {
-                let q = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
-                let mut res = HttpResponse::SeeOther();
-                res.insert_header((header::LOCATION, format!("/sign-in?{q}")));
-                if expired {
-                    res.cookie(removal());
-                }
-                res.finish()
-            }
-            Denied::Unavailable => crate::dashboard::pages::error_page(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "The key store is unavailable right now; retry in a moment.",
-            ),
-        }
-    }
 }
 
 fn admin_ok(state: &AppState, key: Option<&str>) -> bool {

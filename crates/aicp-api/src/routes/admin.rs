@@ -8,7 +8,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::keys;
 use crate::state::AppState;
 
-fn store_and_guard(state: &AppState) -> Result<&crate::guard::Guard, ApiError> {
+fn store_and_guard(state: &AppState) -> Result<&crate::access::Guard, ApiError> {
     state.guard.as_ref().ok_or(ApiError::NotFound { path: "/api/v1/admin".into() })
 }
 

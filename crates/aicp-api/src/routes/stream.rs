@@ -129,7 +129,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     };
     let project = project_of(&req);
     let expires = chrono::Utc::now() + chrono::Duration::minutes(5);
-    let token = crate::guard::stream_token(guard, &project, expires.timestamp());
+    let token = crate::access::stream_token(guard, &project, expires.timestamp());
     Ok(HttpResponse::Ok().json(json!({
         "token": token,
         "expiresAt": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

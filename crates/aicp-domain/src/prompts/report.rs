@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 
-use super::similar::{best, lexical_scores, scored};
+use super::scoring::{best, by_prompt, lexical_scores, scored};
 use super::{
     Bloat, CANDIDATES, Fingerprints, NEAR_SHOWN, NearDuplicates, PromptGroup, PromptReport,
     PromptService, TEMPLATES_MAX, TemplateGroup,
@@ -30,26 +30,6 @@ pub fn prompt_cache_saving(book: &PriceBook, project: &ProjectId, row: &PromptMo
     let discount = (period.rates.input - cached).max(Decimal::ZERO);
     let tokens = Decimal::from(row.uncached_input_tokens) * repeat_share(row.calls);
     Usd::new(tokens * discount / Decimal::from(1_000_000))
-}
-
-/// Folds (prompt, model) rows into one entry per prompt, headed by its most recent row.
-pub(super) fn by_prompt(rows: Vec<PromptModelRow>) -> Vec<(PromptModelRow, Vec<PromptModelRow>)> {
-    let mut order = Vec::new();
-    let mut map: BTreeMap<String, Vec<PromptModelRow>> = BTreeMap::new();
-    for r in rows {
-        if !map.contains_key(&r.prompt_hash) {
-            order.push(r.prompt_hash.clone());
-        }
-        map.entry(r.prompt_hash.clone()).or_default().push(r);
-    }
-    order
-        .into_iter()
-        .filter_map(|h| {
-            let rows = map.remove(&h)?;
-            let head = rows.iter().max_by_key(|r| r.latest_at)?.clone();
-            Some((head, rows))
-        })
-        .collect()
 }
 
 fn per_call(total: u64, calls: u64) -> f64 {

@@ -3,78 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use super::report::by_prompt;
+use super::scoring::{best, lexical_scores, scored};
 use super::{
     CANDIDATES, Fingerprints, PromptError, PromptService, SIMILAR_TTL, SemanticSimilarity,
     SimilarPrompt, SimilarityMode,
 };
-use crate::money::Usd;
-use crate::ports::{PromptModelRow, RepoError, StoredPrompt};
+use crate::ports::RepoError;
 use crate::project::ProjectId;
-use crate::similarity::{PromptAnalyzer, PromptFingerprint};
-
-fn fingerprint(analyzer: &dyn PromptAnalyzer, hash: &str, signature: &[u32]) -> PromptFingerprint {
-    PromptFingerprint {
-        hash: hash.to_owned(),
-        template_hash: String::new(),
-        signature: signature.to_vec(),
-        scheme: analyzer.scheme(),
-        normalized_chars: 0,
-    }
-}
-
-/// Scores of the `candidates` meeting `threshold` against the prompt `hash` with `signature`
-/// (lexical: MinHash agreement).
-pub(super) fn lexical_scores(
-    analyzer: &dyn PromptAnalyzer,
-    hash: &str,
-    signature: &[u32],
-    candidates: &[StoredPrompt],
-    threshold: f64,
-) -> BTreeMap<String, f64> {
-    let me = fingerprint(analyzer, hash, signature);
-    candidates
-        .iter()
-        .map(|c| {
-            let them = fingerprint(analyzer, &c.prompt_hash, &c.signature);
-            (c.prompt_hash.clone(), analyzer.similarity(&me, &them))
-        })
-        .filter(|(_, score)| *score >= threshold)
-        .collect()
-}
-
-/// The `best` highest of `scores` (ties: by hash, for stable answers).
-pub(super) fn best(scores: &BTreeMap<String, f64>, best: usize) -> Vec<String> {
-    let mut ranked: Vec<(&String, f64)> = scores.iter().map(|(h, s)| (h, *s)).collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
-    ranked.into_iter().take(best).map(|(h, _)| h.clone()).collect()
-}
-
-/// The prompts of `rows` that have a score, with their calls: most similar first, then most
-/// expensive.
-pub(super) fn scored(
-    rows: Vec<PromptModelRow>,
-    scores: &BTreeMap<String, f64>,
-) -> Vec<SimilarPrompt> {
-    let mut out: Vec<SimilarPrompt> = by_prompt(rows)
-        .into_iter()
-        .filter_map(|(head, rows)| {
-            let similarity = *scores.get(&head.prompt_hash)?;
-            Some(SimilarPrompt {
-                id: head.latest_id,
-                prompt_hash: head.prompt_hash,
-                content: head.content.unwrap_or_default(),
-                feature: head.feature,
-                model: head.model,
-                similarity,
-                occurrences: rows.iter().map(|r| r.calls).sum(),
-                total_cost: rows.iter().map(|r| r.cost).sum::<Usd>(),
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(b.total_cost.cmp(&a.total_cost)));
-    out
-}
 
 /// What `/similar` was asked.
 #[derive(Debug, Clone, Copy, PartialEq)]

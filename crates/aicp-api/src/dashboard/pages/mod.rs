@@ -172,6 +172,27 @@ fn picker(path: &str, v: &View) -> Picker {
     }
 }
 
+impl Denied {
+    /// The response for it: a redirect to sign-in (clearing an ended session) or a 503 page.
+    pub fn response(self) -> HttpResponse {
+        match self {
+            Denied::SignIn { next, expired } => {
+                let q = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
+                let mut res = HttpResponse::SeeOther();
+                res.insert_header((header::LOCATION, format!("/sign-in?{q}")));
+                if expired {
+                    res.cookie(crate::dashboard::session::sign_out());
+                }
+                res.finish()
+            }
+            Denied::Unavailable => error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The key store is unavailable right now; retry in a moment.",
+            ),
+        }
+    }
+}
+
 /// The error page.
 #[derive(Template)]
 #[template(path = "dash/error.html")]
