@@ -14,3 +14,4 @@ mod process;
 mod prompts;
 mod semantic;
 mod support;
+mod templates;
