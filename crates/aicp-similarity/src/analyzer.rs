@@ -6,7 +6,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::minhash::{self, MinHasher};
 use crate::normalize::{Masking, NormalizeConfig, Normalizer};
-use crate::shingle::{self, MAX_CHAR_SIZE, MAX_WORD_SIZE, ShingleConfig};
+use crate::shingle::{self, MAX_CHAR_SIZE, MAX_INSTRUCTION_WEIGHT, MAX_WORD_SIZE, ShingleConfig};
 
 /// Seed of the default hash functions. Changing it changes every signature and band key.
 pub const DEFAULT_SEED: u64 = 0x6169_6370_5f73_696d; // "aicp_sim"
@@ -21,11 +21,11 @@ pub const MAX_SIGNATURE_LEN: usize = 1024;
 
 /// Version of the fingerprint algorithm; part of every scheme id, bumped whenever a change to this
 /// crate changes fingerprints of the same text under the same configuration. (Version 2 added
-/// [`AnalyzerConfig::signature_masking`]; a configuration without it keeps its version-1 scheme,
-/// since its fingerprints did not change.)
+/// [`AnalyzerConfig::signature_masking`] and the instruction weight; a configuration using
+/// neither keeps its version-1 scheme, since its fingerprints did not change.)
 const ALGORITHM_VERSION: &[u8] = b"aicp-minhash/1";
-/// Appended to the scheme digest of configurations that mask the signature's text.
-const SIGNATURE_MASKING_VERSION: &[u8] = b"aicp-minhash/2:signature-masking";
+/// Appended, with the two settings, to the scheme digest of configurations using either.
+const VERSION_2: &[u8] = b"aicp-minhash/2";
 
 /// Everything that decides a fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,7 +46,11 @@ pub struct AnalyzerConfig {
 
 impl Default for AnalyzerConfig {
     fn default() -> Self {
-        Self { signature_masking: Masking::ALL_AND_QUOTES, ..Self::V1 }
+        Self {
+            signature_masking: Masking::ALL_AND_QUOTES,
+            shingles: ShingleConfig::default(),
+            ..Self::V1
+        }
     }
 }
 
@@ -57,7 +61,12 @@ impl AnalyzerConfig {
     pub const V1: Self = Self {
         normalize: NormalizeConfig { lowercase: true, masking: Masking::NONE },
         signature_masking: Masking::NONE,
-        shingles: ShingleConfig { word_size: 3, char_size: 5, min_words: 10 },
+        shingles: ShingleConfig {
+            word_size: 3,
+            char_size: 5,
+            min_words: 10,
+            instruction_weight: 0,
+        },
         banding: DEFAULT_BANDING,
         seed: DEFAULT_SEED,
     };
@@ -76,9 +85,9 @@ pub enum ConfigError {
         /// Rows asked for.
         rows: usize,
     },
-    /// A shingle size is zero or above its maximum.
+    /// A shingle size is zero or above its maximum, or the instruction weight above its own.
     #[error(
-        "shingle sizes must be 1..={MAX_WORD_SIZE} words and 1..={MAX_CHAR_SIZE} characters, got {words} and {chars}"
+        "shingle sizes must be 1..={MAX_WORD_SIZE} words and 1..={MAX_CHAR_SIZE} characters, got {words} and {chars}, and the instruction weight at most {MAX_INSTRUCTION_WEIGHT}"
     )]
     ShingleSize {
         /// Words per shingle asked for.
@@ -114,6 +123,7 @@ impl MinHashAnalyzer {
         }
         if !(1..=MAX_WORD_SIZE).contains(&shingles.word_size)
             || !(1..=MAX_CHAR_SIZE).contains(&shingles.char_size)
+            || shingles.instruction_weight > MAX_INSTRUCTION_WEIGHT
         {
             return Err(ConfigError::ShingleSize {
                 words: shingles.word_size,
@@ -240,9 +250,10 @@ fn scheme_seed(config: &AnalyzerConfig) -> u64 {
     }
     bytes.extend_from_slice(&config.seed.to_le_bytes());
     let signature_masking = config.normalize.masking.union(config.signature_masking);
-    if signature_masking != config.normalize.masking {
-        bytes.extend_from_slice(SIGNATURE_MASKING_VERSION);
+    if signature_masking != config.normalize.masking || config.shingles.instruction_weight > 0 {
+        bytes.extend_from_slice(VERSION_2);
         bytes.push(signature_masking.bits());
+        bytes.extend_from_slice(&(config.shingles.instruction_weight as u64).to_le_bytes());
     }
     xxh3_64(&bytes)
 }
@@ -270,7 +281,11 @@ mod tests {
         let bad_shingles = [(0, 5), (17, 5), (3, 0), (3, 33)];
         for (words, chars) in bad_shingles {
             let config = AnalyzerConfig {
-                shingles: ShingleConfig { word_size: words, char_size: chars, min_words: 10 },
+                shingles: ShingleConfig {
+                    word_size: words,
+                    char_size: chars,
+                    ..ShingleConfig::default()
+                },
                 ..AnalyzerConfig::default()
             };
             assert_eq!(
@@ -298,6 +313,10 @@ mod tests {
                 ..base
             },
             AnalyzerConfig { signature_masking: Masking::ALL, ..base },
+            AnalyzerConfig {
+                shingles: ShingleConfig { instruction_weight: 1, ..base.shingles },
+                ..base
+            },
             AnalyzerConfig::V1,
         ];
         let default_scheme = MinHashAnalyzer::default().scheme();
