@@ -1,7 +1,15 @@
 //! `cargo xtask bench similarity`: how fast the server finds near-duplicate prompts among a million
 //! calls (`/similar` for one call, the `/prompts` report of a 7-day window), against a brute-force
 //! scan of every stored prompt in the same run, and how good the answers are against the known
-//! templates the prompts were made from.
+//! templates the prompts were made from; all of it twice in one run, under the old defaults
+//! (`AnalyzerConfig::V1`, nothing masked behind the signature) and under the new ones, so that
+//! every number has its comparison beside it. A harder corpus of short templates, hard pairs and
+//! free text ([`hard`]) is scored in process for the old, the new and the alternative
+//! configurations the new defaults were chosen among.
+//!
+//! Modules: [`corpus`] (templates, variants, schedule, fingerprints), [`quality`] (the LSH path
+//! in memory against the truth), [`loading`] (the scratch database), [`measuring`] (the server
+//! over HTTP against brute force), [`report`] (the tables), [`hard`] (the harder corpus).
 //!
 //! Why this shape:
 //!
@@ -17,7 +25,9 @@
 //!   maskable, so variants that differ by a name never share a template hash: the bench reports
 //!   how far masking-based grouping gets too.
 //! - **Events are what the server would have stored.** Each distinct variant is fingerprinted once
-//!   with `MinHashAnalyzer::default()`, the analyzer the server builds (crates/aicp-api/src/
+//!   with the configuration under test (the new one is `MinHashAnalyzer::default()`, the analyzer
+//!   the server builds; the server reads the stored signatures and band keys, so the old
+//!   configuration's data times the old behaviour) (crates/aicp-api/src/
 //!   server.rs), so signatures, band keys and scheme are the server's. N events are drawn from the
 //!   variants with Zipf-like popularity (every variant at least once, so the stored set is known)
 //!   and loaded by COPY with the usual seeded columns (`Call::sample`, priced with the server's
@@ -77,12 +87,15 @@ use crate::seed::{self, Call, Catalog, FastRng, Feature, Row};
 use crate::{Args, migrate};
 
 mod corpus;
+mod hard;
 mod loading;
 mod measuring;
 mod quality;
 mod report;
 
+use aicp_similarity::AnalyzerConfig;
 use corpus::*;
+use hard::HardCorpus;
 use loading::*;
 use measuring::*;
 use quality::*;
@@ -94,8 +107,12 @@ cargo xtask bench similarity [flags]
 Generates a deterministic corpus: T prompt templates (40-300 words, 2-5 variable slots: numbers,
 ISO dates, UUIDs, e-mail addresses, order ids, person names), each with V distinct variants
 (other slot values; ~40 % also get one or two small edits: a word replaced, inserted or
-dropped), fingerprinted once per distinct text with the server's MinHashAnalyzer::default().
-Recreates the scratch database aicp_bench_similarity and loads N events by COPY (the seeded
+dropped), fingerprinted once per distinct text, twice: with the old defaults (AnalyzerConfig::V1:
+nothing masked behind the signature) and with the server's MinHashAnalyzer::default(); each is
+measured as below, in a database of its own, and the two are compared at the end (new/old
+timing ratios, template recall and precision).
+Recreates the scratch database aicp_bench_similarity (aicp_bench_similarity_v1 for the old
+defaults) and loads N events by COPY (the seeded
 columns of `cargo xtask seed` plus prompt_hash and template_hash; prompt_text NULL), drawn from
 the variants with Zipf-like popularity (each variant at least once) over the last 7 days.
 Signatures and band keys go where the server keeps them: one prompt_fingerprints row per
@@ -115,6 +132,12 @@ target/release/aicp (RATE_LIMIT=off, a Redis key prefix of its own) and measures
             LSH path (band-key candidates ordered by shared band keys, the server's cut at 200,
             rescored) against the known templates, a brute-force scan of the signatures and
             exact Jaccard of the shingle sets, at thresholds 0.5 to 0.9
+  harder    in process, before the rest: 336 short templates (10-60 words, 1-3 slots of one
+            kind: numbers, ids, dates, e-mails, names, free text, quoted text; 8 variants
+            each), each with a sibling differing in one task word (\"billing\" / \"legal\"
+            team, French / German: the hard pairs, which must stay apart), and 400 free-text
+            prompts; every pair scored at 0.8 for the old, new and alternative configurations;
+            recall and precision per length band and slot kind, hard pairs found
 
 Fails if a /similar or /prompts answer holds a score below the threshold or different from the
 signatures' agreement, or misses a prompt agreeing with the query on at least 113 of 128
@@ -138,11 +161,14 @@ Flags:
                        aicp_bench_similarity)
   --no-build           use the existing target/release/aicp as is (xtask itself is still
                        built in release when run from a debug build)
+  --no-server          quality only, in process: no database, no server, no timings
   --reuse-db           keep an existing aicp_bench_similarity loaded by this bench with the same
                        --events, --templates and --variants
   --keep-db            do not drop aicp_bench_similarity at the end";
 
 const DATABASE: &str = "aicp_bench_similarity";
+/// The scratch database of the old defaults' run.
+const DATABASE_V1: &str = "aicp_bench_similarity_v1";
 /// Events span the last `DAYS` days; the `/prompts` window is the last 7 days.
 const DAYS: i64 = 7;
 /// The seed of the whole corpus (templates, variants, popularity, events).
@@ -180,6 +206,7 @@ struct Flags {
     repeat: usize,
     database_url: Option<String>,
     no_build: bool,
+    no_server: bool,
     reuse_db: bool,
     keep_db: bool,
 }
@@ -194,6 +221,7 @@ pub(super) fn run(mut args: Args) -> anyhow::Result<()> {
         repeat: args.parsed("--repeat")?.unwrap_or(5),
         database_url: args.value("--database-url")?,
         no_build: args.flag("--no-build"),
+        no_server: args.flag("--no-server"),
         reuse_db: args.flag("--reuse-db"),
         keep_db: args.flag("--keep-db"),
     };
@@ -204,7 +232,7 @@ pub(super) fn run(mut args: Args) -> anyhow::Result<()> {
     if !(1..=99).contains(&flags.variants) {
         bail!("--variants must be between 1 and 99 (the /similar limit is 100)");
     }
-    if !flags.no_build {
+    if !flags.no_build && !flags.no_server {
         build_server()?;
     }
     if cfg!(debug_assertions) {
@@ -240,18 +268,83 @@ fn run_optimized() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The measurements of one analyzer configuration on the main corpus.
+struct Run {
+    label: &'static str,
+    quality: Quality,
+    /// The server's answers (not with `--no-server`).
+    timed: Option<(SimilarReport, PromptsReport)>,
+}
+
 fn bench(flags: &Flags) -> anyhow::Result<()> {
-    let analyzer = MinHashAnalyzer::default();
+    let step = Instant::now();
+    let corpus = Corpus::generate(flags.templates, flags.variants);
+    let schedule = Schedule::generate(&corpus, flags.events);
+    let generated = step.elapsed().as_secs_f64();
+
+    let hard = HardCorpus::generate();
+    let mut hard_results = Vec::new();
+    for (label, config) in hard::configurations() {
+        hard_results.push((label, hard::measure(&hard, config, THRESHOLD)?));
+    }
+    hard::print(&hard, &hard_results, THRESHOLD);
+
+    // The old defaults first, then the new ones, each in a database of its own: the server
+    // reads stored signatures and band keys, so its timings follow the configuration.
+    let mut runs = Vec::new();
+    for (label, config, database) in [
+        ("v1 (old default)", AnalyzerConfig::V1, DATABASE_V1),
+        ("new default", AnalyzerConfig::default(), DATABASE),
+    ] {
+        println!("\nbench: main corpus with the {label} analyzer");
+        let run = run_config(flags, label, config, database, &corpus, &schedule, generated)?;
+        runs.push(run);
+    }
+    report::compare(&runs);
+    hard::print(&hard, &hard_results, THRESHOLD);
+    let failed: Vec<String> = runs
+        .iter()
+        .filter_map(|r| r.timed.as_ref().map(|t| (r.label, t)))
+        .flat_map(|(label, (similar, prompts))| {
+            similar.errors.iter().chain(&prompts.errors).map(move |e| format!("{label}: {e}"))
+        })
+        .collect();
+    if !failed.is_empty() {
+        for e in failed.iter().take(20) {
+            println!("  WRONG: {e}");
+        }
+        bail!("{} wrong answer(s) (see above)", failed.len());
+    }
+    let hits: usize = runs
+        .iter()
+        .filter_map(|r| r.timed.as_ref())
+        .map(|(similar, _)| similar.uniform.cache_hits + similar.by_calls.cache_hits)
+        .sum();
+    if hits > 0 {
+        bail!("{hits} /similar request(s) were served from the cache");
+    }
+    Ok(())
+}
+
+/// Loads the corpus fingerprinted under `config` into `database` and measures it.
+#[allow(clippy::too_many_arguments)]
+fn run_config(
+    flags: &Flags,
+    label: &'static str,
+    config: AnalyzerConfig,
+    database: &str,
+    corpus: &Corpus,
+    schedule: &Schedule,
+    generated: f64,
+) -> anyhow::Result<Run> {
+    let analyzer = MinHashAnalyzer::new(config)?;
     let banding = analyzer.banding();
     let sig_len = banding.signature_len();
     // Fewer disagreements than bands: at least one band agrees on all its rows.
     let guaranteed = u16::try_from(sig_len - banding.bands + 1)?;
 
     let step = Instant::now();
-    let corpus = Corpus::generate(flags.templates, flags.variants);
-    let generated = step.elapsed().as_secs_f64();
-    let step = Instant::now();
-    let prints = fingerprint_all(&analyzer, &corpus)?;
+    let prints = fingerprint_all(&analyzer, corpus)?;
     let fingerprinted = step.elapsed().as_secs_f64();
     let mut hash_index: HashMap<&str, u32> = HashMap::with_capacity(prints.len());
     for (v, p) in prints.iter().enumerate() {
@@ -261,7 +354,6 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
             );
         }
     }
-    let schedule = Schedule::generate(&corpus, flags.events);
     let index = Index::new(&prints, &schedule.calls);
     let words: Vec<usize> = corpus.variants.iter().map(|v| v.text.split(' ').count()).collect();
     println!(
@@ -289,13 +381,24 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
         sample.iter().copied().take(2).collect()
     };
 
+    println!(
+        "bench: quality: {} query prompts against {} stored prompts (LSH path, brute force, exact Jaccard)",
+        thousands(order.len() as u64),
+        thousands(index.stored.len() as u64)
+    );
+    let quality = measure_quality(&index, corpus, &order, &analyzer)?;
+    println!("bench:   done in {:.1} s", quality.seconds);
+    if flags.no_server {
+        return Ok(Run { label, quality, timed: None });
+    }
+
     let base = flags.database_url.clone().unwrap_or_else(crate::default_database_url);
-    let db = migrate::with_database(&base, DATABASE)?;
+    let db = migrate::with_database(&base, database)?;
     let marker = marker(flags, &analyzer);
     crate::runtime()?.block_on(async {
         let outcome = async {
             if flags.reuse_db && reusable(&db, &marker).await? {
-                println!("bench: reusing {DATABASE} ({marker}; --reuse-db)");
+                println!("bench: reusing {database} ({marker}; --reuse-db)");
                 migrate::migrate(&db).await?;
             } else {
                 let now = Utc::now();
@@ -316,13 +419,6 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
                 load(&db, ctx, &prints, &index.stored, &marker).await?;
             }
             let index = &index;
-            println!(
-                "bench: quality: {} query prompts against {} stored prompts (LSH path, brute force, exact Jaccard)",
-                thousands(order.len() as u64),
-                thousands(index.stored.len() as u64)
-            );
-            let quality = measure_quality(index, &corpus, &order, &analyzer)?;
-            println!("bench:   done in {:.1} s", quality.seconds);
             // A Redis key prefix of its own: `/similar` answers cached by an earlier run (an hour)
             // must not be served to this one.
             let prefix = format!("aicp-bench-similarity-{:x}:", Utc::now().timestamp_millis());
@@ -397,14 +493,15 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
             .await;
             common::stop_server(server)?;
             let (similar, prompts) = result?;
-            anyhow::Ok((quality, similar, prompts))
+            anyhow::Ok((similar, prompts))
         }
         .await;
         common::drop_unless_kept(&db, flags.keep_db).await?;
-        let (quality, similar, prompts) = outcome?;
+        let (similar, prompts) = outcome?;
         let summary = Summary {
             flags,
-            corpus: &corpus,
+            label,
+            corpus,
             stored: index.stored.len(),
             sig_len,
             bands: banding.bands,
@@ -414,17 +511,6 @@ fn bench(flags: &Flags) -> anyhow::Result<()> {
             prompts: &prompts,
         };
         summary.print();
-        let errors: Vec<&String> = similar.errors.iter().chain(&prompts.errors).collect();
-        if !errors.is_empty() {
-            for e in errors.iter().take(20) {
-                println!("  WRONG: {e}");
-            }
-            bail!("{} wrong answer(s) (see above)", errors.len());
-        }
-        let hits = similar.uniform.cache_hits + similar.by_calls.cache_hits;
-        if hits > 0 {
-            bail!("{hits} /similar request(s) were served from the cache");
-        }
-        Ok(())
+        Ok(Run { label, quality, timed: Some((similar, prompts)) })
     })
 }

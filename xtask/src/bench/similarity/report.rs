@@ -4,6 +4,7 @@ use super::*;
 
 pub(super) struct Summary<'a> {
     pub(super) flags: &'a Flags,
+    pub(super) label: &'a str,
     pub(super) corpus: &'a Corpus,
     pub(super) stored: usize,
     pub(super) sig_len: usize,
@@ -19,7 +20,8 @@ impl Summary<'_> {
         let (s, p, q) = (self.similar, self.prompts, self.quality);
         let cores = std::thread::available_parallelism().map_or(0, usize::from);
         println!(
-            "\nbench similarity: {} events of project default over the last {DAYS} days; {} templates x up to {} variants = {} distinct prompts ({} stored); MinHash {} bands x {} rows; client, server and PostgreSQL share {cores} cores",
+            "\nbench similarity, {} analyzer: {} events of project default over the last {DAYS} days; {} templates x up to {} variants = {} distinct prompts ({} stored); MinHash {} bands x {} rows; client, server and PostgreSQL share {cores} cores",
+            self.label,
             thousands(self.flags.events as u64),
             thousands(self.corpus.templates.len() as u64),
             self.flags.variants,
@@ -210,4 +212,47 @@ impl Summary<'_> {
             q.other_template_best
         );
     }
+}
+
+/// Old and new defaults side by side: timings (new / old: below 1 the new defaults are faster)
+/// and template recall and precision at the default threshold.
+pub(super) fn compare(runs: &[Run]) {
+    let [old, new] = runs else { return };
+    println!("\nold vs new defaults, same corpus, same events, same run (timings: p50 ms)");
+    println!("{:<44} {:>18} {:>18} {:>10}", "", old.label, new.label, "new/old");
+    if let (Some((os, op)), Some((ns, np))) = (&old.timed, &new.timed) {
+        let time = |name: &str, o: &[Duration], n: &[Duration]| {
+            let (o, n) = (quantile_ms(o, 0.5), quantile_ms(n, 0.5));
+            println!("{name:<44} {o:>18.2} {n:>18.2} {:>9.2}x", n / o.max(1e-9));
+        };
+        time("/similar, uniform prompts", &os.uniform.times, &ns.uniform.times);
+        time("/similar, random calls", &os.by_calls.times, &ns.by_calls.times);
+        time("/prompts 7 days", &op.times, &np.times);
+    }
+    let at = THRESHOLDS.iter().position(|t| (t - THRESHOLD).abs() < 1e-9).unwrap_or(0);
+    let (to, tn) = (&old.quality.tallies[at], &new.quality.tallies[at]);
+    println!(
+        "{:<44} {:>18} {:>18}",
+        format!("template recall at {THRESHOLD}"),
+        ratio(to.lsh_same, to.same),
+        ratio(tn.lsh_same, tn.same)
+    );
+    println!(
+        "{:<44} {:>18} {:>18}",
+        format!("template precision at {THRESHOLD}"),
+        ratio(to.lsh_same, to.lsh),
+        ratio(tn.lsh_same, tn.lsh)
+    );
+    for ((label, og, oa), (_, ng, na)) in old.quality.by_length.iter().zip(&new.quality.by_length) {
+        println!(
+            "{:<44} {:>18} {:>18}",
+            format!("  recall, {label}"),
+            ratio(*og, *oa),
+            ratio(*ng, *na)
+        );
+    }
+    println!(
+        "{:<44} {:>18.1} {:>18.1}",
+        "candidates per query (mean)", old.quality.mean_candidates, new.quality.mean_candidates
+    );
 }
