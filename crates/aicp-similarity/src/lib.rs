@@ -22,7 +22,7 @@
 //!   estimates the Jaccard similarity of two prompts. Masking there and not in `hash` is what makes
 //!   prompts of one template near-duplicates (`customer 4411 says …` and `customer 9382 says …`
 //!   agree everywhere) while `hash` still separates them as different prompts. When the text
-//!   opens with an instruction ended by a colon, the set also holds twice as many shingles
+//!   opens with an instruction ended by a colon, the set also holds three times as many shingles
 //!   standing for that instruction as a whole ([`ShingleConfig::instruction_weight`]): prompts
 //!   with one instruction tolerate more changed content words, prompts whose instructions differ
 //!   in one word ("for the billing team" / "for the legal team") stay apart.

@@ -14,7 +14,7 @@
 //! a prompt just under `min_words` and one just over never look alike; they still group exactly by
 //! hash when they normalise to the same text.
 //!
-//! **Instruction weight** (`instruction_weight`, default 2): most prompts are a fixed instruction
+//! **Instruction weight** (`instruction_weight`, default 3): most prompts are a fixed instruction
 //! followed by variable content ("Summarize this ticket for the billing team: …"), and two
 //! prompts that differ in the instruction ask for different things however many words they
 //! share. When the text has an instruction (the text before the first colon that follows 2 to
@@ -53,14 +53,14 @@ pub struct ShingleConfig {
     pub char_size: usize,
     /// Texts with fewer words than this use character shingles (default 10; 0 never does).
     pub min_words: usize,
-    /// Shingles standing for the instruction, per ordinary shingle (default 2; 0 turns the
+    /// Shingles standing for the instruction, per ordinary shingle (default 3; 0 turns the
     /// instruction weight off; `0..=8`). See the module docs.
     pub instruction_weight: usize,
 }
 
 impl Default for ShingleConfig {
     fn default() -> Self {
-        Self { word_size: 3, char_size: 5, min_words: 10, instruction_weight: 2 }
+        Self { word_size: 3, char_size: 5, min_words: 10, instruction_weight: 3 }
     }
 }
 
@@ -290,14 +290,14 @@ mod tests {
     }
 
     #[test]
-    fn the_instruction_weighs_twice_the_text_and_only_as_a_whole() {
+    fn the_instruction_weighs_three_times_the_text_and_only_as_a_whole() {
         let on = ShingleConfig::default();
         let off = ShingleConfig { instruction_weight: 0, ..on };
         let a =
             "summarize this ticket for the billing team: customer <num> says the invoice is wrong";
         let legal = a.replace("billing", "legal");
         let late = a.replace("wrong", "late");
-        assert_eq!(shingles(a, &on).len(), 3 * shingles(a, &off).len());
+        assert_eq!(shingles(a, &on).len(), 4 * shingles(a, &off).len());
         // Content edits are diluted, instruction edits weigh the whole instruction.
         assert!(jaccard(&shingles(a, &on), &shingles(&late, &on)) > 0.9);
         assert!(jaccard(&shingles(a, &on), &shingles(&legal, &on)) < 0.3);

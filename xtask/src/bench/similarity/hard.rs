@@ -304,8 +304,8 @@ pub(super) fn configurations() -> Vec<(&'static str, AnalyzerConfig)> {
         ),
         ("+ quotes", AnalyzerConfig { shingles: weight(0), ..new }),
         ("+ instruction x1", AnalyzerConfig { shingles: weight(1), ..new }),
-        ("NEW: instruction x2", new),
-        ("instruction x3", AnalyzerConfig { shingles: weight(3), ..new }),
+        ("instruction x2", AnalyzerConfig { shingles: weight(2), ..new }),
+        ("NEW: instruction x3", new),
         (
             "NEW + word bigrams",
             AnalyzerConfig { shingles: ShingleConfig { word_size: 2, ..new.shingles }, ..new },
