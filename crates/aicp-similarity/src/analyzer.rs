@@ -5,8 +5,8 @@ use aicp_domain::similarity::{LshBanding, PromptAnalyzer, PromptFingerprint};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::minhash::{self, MinHasher};
-use crate::normalize::{NormalizeConfig, Normalizer};
-use crate::shingle::{self, MAX_CHAR_SIZE, MAX_WORD_SIZE, ShingleConfig};
+use crate::normalize::{Masking, NormalizeConfig, Normalizer};
+use crate::shingle::{self, MAX_CHAR_SIZE, MAX_INSTRUCTION_WEIGHT, MAX_WORD_SIZE, ShingleConfig};
 
 /// Seed of the default hash functions. Changing it changes every signature and band key.
 pub const DEFAULT_SEED: u64 = 0x6169_6370_5f73_696d; // "aicp_sim"
@@ -20,14 +20,22 @@ pub const DEFAULT_BANDING: LshBanding = LshBanding { bands: 16, rows: 8 };
 pub const MAX_SIGNATURE_LEN: usize = 1024;
 
 /// Version of the fingerprint algorithm; part of every scheme id, bumped whenever a change to this
-/// crate changes fingerprints of the same text under the same configuration.
+/// crate changes fingerprints of the same text under the same configuration. (Version 2 added
+/// [`AnalyzerConfig::signature_masking`] and the instruction weight; a configuration using
+/// neither keeps its version-1 scheme, since its fingerprints did not change.)
 const ALGORITHM_VERSION: &[u8] = b"aicp-minhash/1";
+/// Appended, with the two settings, to the scheme digest of configurations using either.
+const VERSION_2: &[u8] = b"aicp-minhash/2";
 
 /// Everything that decides a fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AnalyzerConfig {
-    /// Normalisation (lowercasing and masking).
+    /// Normalisation (lowercasing and masking) of the text behind the exact hash.
     pub normalize: NormalizeConfig,
+    /// Kinds also masked in the text behind the signature (on top of `normalize.masking`), so
+    /// that prompts of one template with other values in it are near-duplicates while their
+    /// exact hashes still tell true repeats apart. Default [`Masking::ALL_AND_QUOTES`].
+    pub signature_masking: Masking,
     /// Shingling (word and character shingle sizes, short-text fallback).
     pub shingles: ShingleConfig,
     /// LSH banding; the signature has `bands × rows` components.
@@ -39,12 +47,29 @@ pub struct AnalyzerConfig {
 impl Default for AnalyzerConfig {
     fn default() -> Self {
         Self {
-            normalize: NormalizeConfig::default(),
+            signature_masking: Masking::ALL_AND_QUOTES,
             shingles: ShingleConfig::default(),
-            banding: DEFAULT_BANDING,
-            seed: DEFAULT_SEED,
+            ..Self::V1
         }
     }
+}
+
+impl AnalyzerConfig {
+    /// The defaults before template-aware signatures (scheme version 1): nothing masked behind
+    /// the signature, so a changed id or date counts as a changed word. Kept to compare against
+    /// and to read fingerprints stored under it.
+    pub const V1: Self = Self {
+        normalize: NormalizeConfig { lowercase: true, masking: Masking::NONE },
+        signature_masking: Masking::NONE,
+        shingles: ShingleConfig {
+            word_size: 3,
+            char_size: 5,
+            min_words: 10,
+            instruction_weight: 0,
+        },
+        banding: DEFAULT_BANDING,
+        seed: DEFAULT_SEED,
+    };
 }
 
 /// Why an [`AnalyzerConfig`] was refused.
@@ -60,9 +85,9 @@ pub enum ConfigError {
         /// Rows asked for.
         rows: usize,
     },
-    /// A shingle size is zero or above its maximum.
+    /// A shingle size is zero or above its maximum, or the instruction weight above its own.
     #[error(
-        "shingle sizes must be 1..={MAX_WORD_SIZE} words and 1..={MAX_CHAR_SIZE} characters, got {words} and {chars}"
+        "shingle sizes must be 1..={MAX_WORD_SIZE} words and 1..={MAX_CHAR_SIZE} characters, got {words} and {chars}, and the instruction weight at most {MAX_INSTRUCTION_WEIGHT}"
     )]
     ShingleSize {
         /// Words per shingle asked for.
@@ -98,6 +123,7 @@ impl MinHashAnalyzer {
         }
         if !(1..=MAX_WORD_SIZE).contains(&shingles.word_size)
             || !(1..=MAX_CHAR_SIZE).contains(&shingles.char_size)
+            || shingles.instruction_weight > MAX_INSTRUCTION_WEIGHT
         {
             return Err(ConfigError::ShingleSize {
                 words: shingles.word_size,
@@ -124,11 +150,21 @@ impl MinHashAnalyzer {
         &self.config
     }
 
-    /// The exact shingle set of `text` after normalisation (sorted, deduplicated hashes), the set
-    /// whose Jaccard similarity the signatures estimate; for brute-force checks and benchmarks.
+    /// The exact shingle set of `text` after normalisation and signature masking (sorted,
+    /// deduplicated hashes), the set whose Jaccard similarity the signatures estimate; for
+    /// brute-force checks and benchmarks.
     #[must_use]
     pub fn shingles(&self, text: &str) -> Vec<u64> {
-        shingle::shingles(&self.normalizer.normalize(text), &self.config.shingles)
+        shingle::shingles(&self.signature_text(text), &self.config.shingles)
+    }
+
+    /// The text the signature is computed from: normalised, with
+    /// [`signature_masking`](AnalyzerConfig::signature_masking) applied too.
+    #[must_use]
+    pub fn signature_text(&self, text: &str) -> String {
+        let (normalized, _, signature) =
+            self.normalizer.normalize_for_signature(text, self.config.signature_masking);
+        signature.unwrap_or(normalized)
     }
 }
 
@@ -149,10 +185,14 @@ impl PromptAnalyzer for MinHashAnalyzer {
     }
 
     fn fingerprint(&self, text: &str) -> PromptFingerprint {
-        let (normalized, template) = self.normalizer.normalize_with_template(text);
+        let (normalized, template, signature_text) =
+            self.normalizer.normalize_for_signature(text, self.config.signature_masking);
         let hash = md5_hex(&normalized);
         let template_hash = template.map_or_else(|| hash.clone(), |t| md5_hex(&t));
-        let shingles = shingle::shingles(&normalized, &self.config.shingles);
+        let shingles = shingle::shingles(
+            signature_text.as_ref().unwrap_or(&normalized),
+            &self.config.shingles,
+        );
         PromptFingerprint {
             hash,
             template_hash,
@@ -209,6 +249,12 @@ fn scheme_seed(config: &AnalyzerConfig) -> u64 {
         bytes.extend_from_slice(&(n as u64).to_le_bytes());
     }
     bytes.extend_from_slice(&config.seed.to_le_bytes());
+    let signature_masking = config.normalize.masking.union(config.signature_masking);
+    if signature_masking != config.normalize.masking || config.shingles.instruction_weight > 0 {
+        bytes.extend_from_slice(VERSION_2);
+        bytes.push(signature_masking.bits());
+        bytes.extend_from_slice(&(config.shingles.instruction_weight as u64).to_le_bytes());
+    }
     xxh3_64(&bytes)
 }
 
@@ -235,7 +281,11 @@ mod tests {
         let bad_shingles = [(0, 5), (17, 5), (3, 0), (3, 33)];
         for (words, chars) in bad_shingles {
             let config = AnalyzerConfig {
-                shingles: ShingleConfig { word_size: words, char_size: chars, min_words: 10 },
+                shingles: ShingleConfig {
+                    word_size: words,
+                    char_size: chars,
+                    ..ShingleConfig::default()
+                },
                 ..AnalyzerConfig::default()
             };
             assert_eq!(
@@ -262,12 +312,29 @@ mod tests {
                 normalize: NormalizeConfig { lowercase: false, ..base.normalize },
                 ..base
             },
+            AnalyzerConfig { signature_masking: Masking::ALL, ..base },
+            AnalyzerConfig {
+                shingles: ShingleConfig { instruction_weight: 1, ..base.shingles },
+                ..base
+            },
+            AnalyzerConfig::V1,
         ];
         let default_scheme = MinHashAnalyzer::default().scheme();
         for config in variants {
             let scheme = MinHashAnalyzer::new(config).map(|a| a.scheme());
             assert!(matches!(scheme, Ok(s) if s != default_scheme), "{config:?}");
         }
+    }
+
+    /// The default scheme before `signature_masking` existed.
+    const V1_SCHEME: u32 = 0x9ccc_e2dd;
+
+    #[test]
+    fn the_version_1_configuration_keeps_its_scheme() {
+        // Printed by the analyzer before `signature_masking` existed (commit e7ca9c3): stored
+        // version-1 fingerprints stay recognisable as such.
+        assert_eq!(MinHashAnalyzer::new(AnalyzerConfig::V1).map(|a| a.scheme()), Ok(V1_SCHEME));
+        assert_ne!(MinHashAnalyzer::default().scheme(), V1_SCHEME);
     }
 
     #[test]

@@ -16,9 +16,16 @@
 //! - `template_hash`: MD5 hex of the normalised text with every volatile part (URLs, e-mail
 //!   addresses, UUIDs, dates, times, hex ids, numbers) replaced by a placeholder: the grouping key
 //!   for per-template cost, across all of a template's variables.
-//! - `signature`: a 128-component MinHash signature of the text's [shingle] set (word
-//!   trigrams; character 5-grams for texts under 10 words), whose agreement estimates the Jaccard
-//!   similarity of two prompts.
+//! - `signature`: a 128-component MinHash signature of the [shingle] set (word trigrams;
+//!   character 5-grams for texts under 10 words) of the normalised text with every volatile part
+//!   *and* every quoted string masked ([`AnalyzerConfig::signature_masking`]), whose agreement
+//!   estimates the Jaccard similarity of two prompts. Masking there and not in `hash` is what makes
+//!   prompts of one template near-duplicates (`customer 4411 says …` and `customer 9382 says …`
+//!   agree everywhere) while `hash` still separates them as different prompts. When the text
+//!   opens with an instruction ended by a colon, the set also holds three times as many shingles
+//!   standing for that instruction as a whole ([`ShingleConfig::instruction_weight`]): prompts
+//!   with one instruction tolerate more changed content words, prompts whose instructions differ
+//!   in one word ("for the billing team" / "for the legal team") stay apart.
 //! - band keys (computed from the signature): 16 LSH keys, indexed by the storage layer so that the
 //!   candidates for one prompt are found without scanning the table.
 //!
@@ -67,6 +74,7 @@ pub mod messages;
 mod minhash;
 pub mod normalize;
 pub mod shingle;
+pub mod template;
 
 pub use aicp_domain::similarity::{LshBanding, PromptAnalyzer, PromptFingerprint};
 pub use analyzer::{
@@ -76,3 +84,4 @@ pub use hyperplane::{DEFAULT_VECTOR_BANDING, DEFAULT_VECTOR_SEED, HyperplaneLsh,
 pub use messages::prompt_text;
 pub use normalize::{Masking, NormalizeConfig, Normalizer};
 pub use shingle::{ShingleConfig, jaccard};
+pub use template::{mark_placeholders, template_display};

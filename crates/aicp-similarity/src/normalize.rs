@@ -19,7 +19,11 @@
 //!    that words such as "deadbeef" or "accede" are kept), and numbers `<num>` (integers and
 //!    decimals, `1,000.5` included). Word boundaries are ASCII ones, so digits glued to letters
 //!    (`gpt4o`, `h2o`, `user_42`) are not numbers. Volatile parts glued together without any
-//!    separator (`2026-01-05https://x`) are masked as far as the boundaries allow.
+//!    separator (`2026-01-05https://x`) are masked as far as the boundaries allow. Quoted
+//!    strings `<quote>` (`"…"` or `“…”`, up to 300 characters) are a kind of their
+//!    own outside [`Masking::ALL`]: they hold free text (a review, a ticket, a question) that
+//!    varies per call around a fixed instruction; when enabled they win over every other kind
+//!    inside them.
 //!
 //! The enabled kinds are one regex of alternatives, compiled once per process and combination
 //! ([`OnceLock`]) and searched in one pass without capture groups (the kind is recognised from the
@@ -45,6 +49,8 @@ pub const TIME_PLACEHOLDER: &str = "<time>";
 pub const HEX_PLACEHOLDER: &str = "<hex>";
 /// Placeholder for numbers.
 pub const NUMBER_PLACEHOLDER: &str = "<num>";
+/// Placeholder for quoted strings.
+pub const QUOTE_PLACEHOLDER: &str = "<quote>";
 
 /// Which volatile parts are replaced by placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,6 +67,10 @@ pub struct Masking {
     pub hex_ids: bool,
     /// Integers and decimals → `<num>`.
     pub numbers: bool,
+    /// Double-quoted strings (`"…"`, `“…”`) → `<quote>`. Not part of [`Masking::ALL`]: the
+    /// template hash has masked the six kinds above since its first version, and changing it
+    /// would split stored templates.
+    pub quotes: bool,
 }
 
 impl Masking {
@@ -72,11 +82,37 @@ impl Masking {
         dates: false,
         hex_ids: false,
         numbers: false,
+        quotes: false,
     };
 
-    /// Mask every kind.
-    pub const ALL: Self =
-        Self { urls: true, emails: true, uuids: true, dates: true, hex_ids: true, numbers: true };
+    /// Mask every kind of value (the template hash's set): all kinds but quoted strings.
+    pub const ALL: Self = Self {
+        urls: true,
+        emails: true,
+        uuids: true,
+        dates: true,
+        hex_ids: true,
+        numbers: true,
+        quotes: false,
+    };
+
+    /// [`ALL`](Self::ALL) and quoted strings: everything that varies per call around a fixed
+    /// instruction.
+    pub const ALL_AND_QUOTES: Self = Self { quotes: true, ..Self::ALL };
+
+    /// The kinds masked by `self` or by `other`.
+    #[must_use]
+    pub const fn union(self, other: Self) -> Self {
+        Self {
+            urls: self.urls || other.urls,
+            emails: self.emails || other.emails,
+            uuids: self.uuids || other.uuids,
+            dates: self.dates || other.dates,
+            hex_ids: self.hex_ids || other.hex_ids,
+            numbers: self.numbers || other.numbers,
+            quotes: self.quotes || other.quotes,
+        }
+    }
 
     /// The kinds as bits, in a stable order (for scheme identifiers).
     #[must_use]
@@ -87,6 +123,7 @@ impl Masking {
             | (self.dates as u8) << 3
             | (self.hex_ids as u8) << 4
             | (self.numbers as u8) << 5
+            | (self.quotes as u8) << 6
     }
 }
 
@@ -136,6 +173,29 @@ impl Normalizer {
     #[must_use]
     pub fn template(&self, text: &str) -> String {
         mask(&collapse(text, self.config.lowercase), Masking::ALL).into_owned()
+    }
+
+    /// [`normalize_with_template`](Self::normalize_with_template) and the text behind a
+    /// signature that also masks `extra` (`None` when it equals the normalised text), sharing the
+    /// whitespace and case pass.
+    #[must_use]
+    pub fn normalize_for_signature(
+        &self,
+        text: &str,
+        extra: Masking,
+    ) -> (String, Option<String>, Option<String>) {
+        let signature_masking = self.config.masking.union(extra);
+        if signature_masking == self.config.masking {
+            let (normalized, template) = self.normalize_with_template(text);
+            return (normalized, template, None);
+        }
+        let base = collapse(text, self.config.lowercase);
+        let signature = mask(&base, signature_masking).into_owned();
+        let template = mask(&base, Masking::ALL);
+        let normalized = mask(&base, self.config.masking);
+        let template = (template != normalized).then(|| template.into_owned());
+        let signature = (signature != normalized).then_some(signature);
+        (normalized.into_owned(), template, signature)
     }
 
     /// Both [`normalize`](Self::normalize) and [`template`](Self::template), sharing the
@@ -242,6 +302,9 @@ fn replace<'a>(
 /// only for an enabled kind (a disabled kind has no alternative, so cannot have matched).
 fn classify(m: &str, masking: Masking) -> Option<&'static str> {
     let bytes = m.as_bytes();
+    if masking.quotes && (bytes[0] == b'"' || m.starts_with('\u{201C}')) {
+        return Some(QUOTE_PLACEHOLDER);
+    }
     if masking.urls
         && (m.contains("://") || (bytes.len() > 4 && bytes[..4].eq_ignore_ascii_case(b"www.")))
     {
@@ -277,15 +340,16 @@ fn is_hex_id(m: &str) -> bool {
     bytes.iter().any(u8::is_ascii_digit) && bytes.iter().any(u8::is_ascii_alphabetic)
 }
 
-/// One regex per combination of enabled kinds (64 at most), compiled on first use and kept for the
+/// One regex per combination of enabled kinds (128 at most), compiled on first use and kept for the
 /// life of the process: one search pass over the text whatever the number of kinds.
-static COMBINED: [OnceLock<Regex>; 64] = [const { OnceLock::new() }; 64];
+static COMBINED: [OnceLock<Regex>; 128] = [const { OnceLock::new() }; 128];
 
 /// The combined regex of `masking`: the enabled kinds' patterns as alternatives, in priority order
 /// (the regex crate's alternation is leftmost-first, so at one position the earlier kind wins).
 fn combined(masking: Masking) -> &'static Regex {
     COMBINED[usize::from(masking.bits())].get_or_init(|| {
         let kinds = [
+            (masking.quotes, QUOTE),
             (masking.urls, URL),
             (masking.emails, EMAIL),
             (masking.uuids, UUID),
@@ -317,6 +381,9 @@ macro_rules! b {
 
 const URL: &str =
     concat!(r"(?:(?i:https?|ftp)://|", b!(), r"(?i:www)\.)", r#"[^\s<>"'`]*[^\s<>"'`.,;:!?)\]}]"#);
+
+// Bounded, so that a stray quote mark cannot swallow the rest of a prompt.
+const QUOTE: &str = r#""[^"\n]{1,300}"|\u{201C}[^\u{201D}\n]{1,300}\u{201D}"#;
 
 const EMAIL: &str = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+";
 

@@ -14,6 +14,18 @@
 //! a prompt just under `min_words` and one just over never look alike; they still group exactly by
 //! hash when they normalise to the same text.
 //!
+//! **Instruction weight** (`instruction_weight`, default 3): most prompts are a fixed instruction
+//! followed by variable content ("Summarize this ticket for the billing team: …"), and two
+//! prompts that differ in the instruction ask for different things however many words they
+//! share. When the text has an instruction (the text before the first colon that follows 2 to
+//! [`MAX_INSTRUCTION_WORDS`] words and precedes at least one word), the set also gets
+//! `instruction_weight × n` shingles standing for the instruction as a whole (`n` the number of
+//! ordinary shingles): prompts with the same instruction share them all, prompts whose
+//! instructions differ in one word share none. So one changed word in the content costs what it
+//! always did, diluted by the instruction's share, while one changed word in the instruction
+//! (billing → legal, French → German) drops the similarity far below any useful threshold.
+//! Texts without such a colon are shingled exactly as before.
+//!
 //! Shingles are 64-bit xxh3 hashes, sorted and deduplicated: a set, not a bag.
 
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
@@ -22,9 +34,15 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 pub const MAX_WORD_SIZE: usize = 16;
 /// Largest accepted `char_size`.
 pub const MAX_CHAR_SIZE: usize = 32;
+/// Largest accepted `instruction_weight`.
+pub const MAX_INSTRUCTION_WEIGHT: usize = 8;
+/// A colon after more words than this ends no instruction (a long text's first colon is as
+/// likely to introduce a list or an example as the content).
+pub const MAX_INSTRUCTION_WORDS: usize = 60;
 
 const WORD_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 const CHAR_SEED: u64 = 0xC2B2_AE3D_27D4_EB4F;
+const INSTRUCTION_SEED: u64 = 0x1656_67B1_9E37_79F9;
 
 /// How a normalised text is cut into shingles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,11 +53,14 @@ pub struct ShingleConfig {
     pub char_size: usize,
     /// Texts with fewer words than this use character shingles (default 10; 0 never does).
     pub min_words: usize,
+    /// Shingles standing for the instruction, per ordinary shingle (default 3; 0 turns the
+    /// instruction weight off; `0..=8`). See the module docs.
+    pub instruction_weight: usize,
 }
 
 impl Default for ShingleConfig {
     fn default() -> Self {
-        Self { word_size: 3, char_size: 5, min_words: 10 }
+        Self { word_size: 3, char_size: 5, min_words: 10, instruction_weight: 3 }
     }
 }
 
@@ -56,7 +77,44 @@ pub fn shingles(text: &str, config: &ShingleConfig) -> Vec<u64> {
     };
     out.sort_unstable();
     out.dedup();
+    let weight = config.instruction_weight.min(MAX_INSTRUCTION_WEIGHT);
+    if weight > 0
+        && let Some(instruction) = instruction(text)
+    {
+        let whole = xxh3_64(instruction.as_bytes()).to_le_bytes();
+        let copies = (weight * out.len()) as u64;
+        out.extend((0..copies).map(|i| xxh3_64_with_seed(&whole, INSTRUCTION_SEED ^ i)));
+        out.sort_unstable();
+        out.dedup();
+    }
     out
+}
+
+/// The instruction of `text`: the text before the first colon that follows 2 to
+/// [`MAX_INSTRUCTION_WORDS`] words and precedes at least one word (a single word before a colon
+/// is a label, such as a chat role or "Note:"). `None` when there is none.
+#[must_use]
+pub fn instruction(text: &str) -> Option<&str> {
+    let mut words = 0;
+    let mut in_word = false;
+    for (i, c) in text.char_indices() {
+        let word_char = c.is_alphanumeric() || c == '_';
+        if word_char && !in_word {
+            words += 1;
+            if words > MAX_INSTRUCTION_WORDS + 1 {
+                return None;
+            }
+        }
+        in_word = word_char;
+        if c == ':' && (2..=MAX_INSTRUCTION_WORDS).contains(&words) {
+            let rest = &text[i + 1..];
+            if rest.chars().any(|c| c.is_alphanumeric()) {
+                return Some(&text[..i]);
+            }
+            return None;
+        }
+    }
+    None
 }
 
 /// Jaccard similarity `|a ∩ b| / |a ∪ b|` of two sorted, deduplicated sets; `1.0` when both are
@@ -201,7 +259,8 @@ mod tests {
 
     #[test]
     fn texts_shorter_than_one_word_shingle_are_one_shingle() {
-        let config = ShingleConfig { word_size: 3, char_size: 5, min_words: 0 };
+        let config =
+            ShingleConfig { word_size: 3, char_size: 5, min_words: 0, instruction_weight: 0 };
         assert_eq!(shingles("just two", &config).len(), 1);
         assert!(shingles("...", &config).is_empty());
     }
@@ -212,6 +271,39 @@ mod tests {
         let set = shingles("a b c a b c a b c", &config);
         assert_eq!(set.len(), 3);
         assert!(set.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn the_instruction_is_the_text_before_a_colon_after_two_or_more_words() {
+        assert_eq!(instruction("translate into french: a boot"), Some("translate into french"));
+        assert_eq!(
+            instruction("user: summarize this for the billing team: customer <num>"),
+            Some("user: summarize this for the billing team")
+        );
+        assert_eq!(instruction("note: one label only"), None);
+        assert_eq!(instruction("no colon at all"), None);
+        assert_eq!(instruction("nothing after this:  ..."), None);
+        let long = format!("{}: content", vec!["w"; MAX_INSTRUCTION_WORDS + 1].join(" "));
+        assert_eq!(instruction(&long), None);
+        let edge = format!("{}: content", vec!["w"; MAX_INSTRUCTION_WORDS].join(" "));
+        assert!(instruction(&edge).is_some());
+    }
+
+    #[test]
+    fn the_instruction_weighs_three_times_the_text_and_only_as_a_whole() {
+        let on = ShingleConfig::default();
+        let off = ShingleConfig { instruction_weight: 0, ..on };
+        let a =
+            "summarize this ticket for the billing team: customer <num> says the invoice is wrong";
+        let legal = a.replace("billing", "legal");
+        let late = a.replace("wrong", "late");
+        assert_eq!(shingles(a, &on).len(), 4 * shingles(a, &off).len());
+        // Content edits are diluted, instruction edits weigh the whole instruction.
+        assert!(jaccard(&shingles(a, &on), &shingles(&late, &on)) > 0.9);
+        assert!(jaccard(&shingles(a, &on), &shingles(&legal, &on)) < 0.3);
+        assert!(jaccard(&shingles(a, &off), &shingles(&legal, &off)) >= 0.6);
+        let plain = "one two three four five six seven eight nine ten eleven";
+        assert_eq!(shingles(plain, &on), shingles(plain, &off));
     }
 
     #[test]

@@ -167,9 +167,11 @@ fn analyzer() -> MinHashAnalyzer {
     MinHashAnalyzer::default()
 }
 
+/// An analyzer masking exactly `masking`, behind the hash and the signature alike.
 fn masking_analyzer(masking: Masking) -> MinHashAnalyzer {
     MinHashAnalyzer::new(AnalyzerConfig {
         normalize: NormalizeConfig { lowercase: true, masking },
+        signature_masking: masking,
         ..AnalyzerConfig::default()
     })
     .unwrap()
@@ -453,4 +455,75 @@ proptest! {
         let estimate = a.similarity(&a.fingerprint(&base), &a.fingerprint(&edited));
         prop_assert!((estimate - truth).abs() <= 0.15, "estimate {} truth {}", estimate, truth);
     }
+}
+
+/// Issue 20: prompts of one template are near-duplicates at the default threshold.
+const TICKETS: [&str; 3] = [
+    "Summarize the following support ticket for the billing team: customer 4411 says the invoice is wrong",
+    "Summarize the following support ticket for the billing team: customer 9382 says the invoice is wrong",
+    "Summarize the following support ticket for the billing team: customer 1200 says the invoice is late",
+];
+const TRANSLATION: &str =
+    "Translate this product description into French: a waterproof hiking boot with a rubber sole";
+
+#[test]
+fn prompts_of_one_template_are_near_duplicates_by_default() {
+    let a = analyzer();
+    let fps: Vec<_> = TICKETS.iter().map(|t| a.fingerprint(t)).collect();
+    for i in 0..fps.len() {
+        for j in i + 1..fps.len() {
+            assert_ne!(fps[i].hash, fps[j].hash, "still different prompts");
+            let s = a.similarity(&fps[i], &fps[j]);
+            assert!(s >= 0.8, "{i} vs {j}: similarity {s}");
+            assert!(shares_a_band_key(&a, &fps[i], &fps[j]), "{i} vs {j}");
+        }
+    }
+    // The same number differs only in its value: the signatures agree everywhere.
+    assert_eq!(fps[0].signature, fps[1].signature);
+    let translation = a.fingerprint(TRANSLATION);
+    for fp in &fps {
+        assert!(a.similarity(fp, &translation) < 0.3);
+    }
+}
+
+#[test]
+fn the_version_1_defaults_missed_them() {
+    let old = MinHashAnalyzer::new(AnalyzerConfig::V1).unwrap();
+    let (x, y) = (old.fingerprint(TICKETS[0]), old.fingerprint(TICKETS[1]));
+    assert!(old.similarity(&x, &y) < 0.8);
+}
+
+#[test]
+fn different_tasks_sharing_most_words_stay_apart() {
+    let a = analyzer();
+    let pairs = [
+        (TICKETS[0], &TICKETS[0].replace("billing", "legal")),
+        (TRANSLATION, &TRANSLATION.replace("French", "German")),
+        (
+            "Translate into French: \"where is the station\"",
+            &"Translate into German: \"where is the station\"".to_owned(),
+        ),
+    ];
+    for (x, y) in pairs {
+        let s = a.similarity(&a.fingerprint(x), &a.fingerprint(y));
+        assert!(s < 0.8, "{x:?} vs {y:?}: similarity {s}");
+    }
+}
+
+#[test]
+fn quoted_free_text_is_a_variable_of_the_template() {
+    let a = analyzer();
+    let x = a.fingerprint(
+        "Classify the sentiment of this review as positive or negative: \"The boots leaked on the first walk\"",
+    );
+    let y = a.fingerprint(
+        "Classify the sentiment of this review as positive or negative: “Great fit, warm and dry”",
+    );
+    assert_ne!(x.hash, y.hash);
+    assert_eq!(x.signature, y.signature);
+    assert_eq!(
+        a.signature_text("Say \"hi there\" to <b>Ann</b> at 10:30"),
+        "say <quote> to <b>ann</b> at <time>"
+    );
+    assert_eq!(a.normalize("Say \"hi\" at 10:30"), "say \"hi\" at 10:30");
 }

@@ -21,3 +21,4 @@ mod process;
 mod prompts;
 mod semantic;
 mod support;
+mod templates;

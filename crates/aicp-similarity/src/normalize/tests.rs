@@ -145,3 +145,40 @@ fn masking_bits_are_distinct_per_kind() {
     assert_eq!(Masking::ALL.bits(), 0b11_1111);
     assert_eq!(Masking { dates: true, ..Masking::NONE }.bits(), 0b1000);
 }
+
+#[test]
+fn quoted_strings_are_masked_only_when_asked() {
+    let quotes = Masking { quotes: true, ..Masking::NONE };
+    let cases = [
+        (r#"review: "it broke, 2 days in" thanks"#, "review: <quote> thanks"),
+        ("review: “great boots” ok", "review: <quote> ok"),
+        (r#"a "b" and "c""#, "a <quote> and <quote>"),
+        (r#"a stray " quote"#, r#"a stray " quote"#),
+        (r#"empty "" stays"#, r#"empty "" stays"#),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(only(quotes, input), expected, "input {input:?}");
+    }
+    let long = format!("\"{}\"", "x".repeat(301));
+    assert_eq!(only(quotes, &long), long);
+    assert_eq!(all(r#"say "order 42""#), r#"say "order <num>""#);
+    assert_eq!(
+        only(Masking::ALL_AND_QUOTES, r#"say "order 42" at 10:30"#),
+        "say <quote> at <time>"
+    );
+}
+
+#[test]
+fn the_signature_text_masks_more_than_the_hash() {
+    let normalizer = Normalizer::new(NormalizeConfig::default());
+    let (normalized, template, signature) =
+        normalizer.normalize_for_signature(r#"Order 42 "asap""#, Masking::ALL_AND_QUOTES);
+    assert_eq!(normalized, r#"order 42 "asap""#);
+    assert_eq!(template.as_deref(), Some(r#"order <num> "asap""#));
+    assert_eq!(signature.as_deref(), Some("order <num> <quote>"));
+    let (normalized, template, signature) =
+        normalizer.normalize_for_signature("plain words", Masking::ALL_AND_QUOTES);
+    assert_eq!((normalized.as_str(), template, signature), ("plain words", None, None));
+    let (_, _, same) = normalizer.normalize_for_signature("order 42", Masking::NONE);
+    assert_eq!(same, None);
+}
