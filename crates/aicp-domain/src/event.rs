@@ -97,6 +97,8 @@ pub struct PromptRecord {
     pub signature: Vec<u32>,
     /// LSH band keys.
     pub bands: Vec<u64>,
+    /// The scheme that made the signature and band keys.
+    pub scheme: u32,
     /// The kept text: nothing, a preview, or all of it.
     pub text: Option<String>,
 }

@@ -194,6 +194,7 @@ fn record(analyzer: &dyn PromptAnalyzer, storage: PromptStorage, text: &str) -> 
         template_hash: fp.template_hash,
         signature: fp.signature,
         bands,
+        scheme: fp.scheme,
         text,
     }
 }

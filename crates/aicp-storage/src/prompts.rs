@@ -61,6 +61,8 @@ struct GroupSql {
     signature: Option<Vec<Option<i32>>>,
     #[diesel(sql_type = Nullable<Array<Nullable<Int8>>>)]
     bands: Option<Vec<Option<i64>>>,
+    #[diesel(sql_type = Nullable<Int4>)]
+    scheme: Option<i32>,
 }
 
 fn whole(d: Decimal) -> u64 {
@@ -93,6 +95,7 @@ impl From<GroupSql> for PromptModelRow {
             latest_at: r.latest_at,
             signature: signature(r.signature),
             bands: bands(r.bands),
+            scheme: r.scheme.map(i32::cast_unsigned),
         }
     }
 }
@@ -116,7 +119,7 @@ fn grouped(w: &str, top_order: &str, limit: usize) -> String {
             sum(w.input_tokens)::numeric AS input FROM w JOIN top USING (prompt_hash) GROUP BY 1, 2) \
          SELECT a.prompt_hash, coalesce(pf.template_hash, e.template_hash, a.prompt_hash) AS template_hash, \
             e.prompt_text AS content, a.model, f.feature, a.calls, a.cost, a.tokens, a.uncached, a.input, \
-            l.id AS latest_id, l.created_at AS latest_at, pf.signature, pf.bands \
+            l.id AS latest_id, l.created_at AS latest_at, pf.signature, pf.bands, pf.scheme \
          FROM agg a JOIN latest l USING (prompt_hash) JOIN feat f USING (prompt_hash) \
          JOIN events e ON e.id = l.id \
          LEFT JOIN prompt_fingerprints pf ON pf.project_id = $1 AND pf.prompt_hash = a.prompt_hash"
@@ -135,6 +138,8 @@ struct FingerprintSql {
     signature: Option<Vec<Option<i32>>>,
     #[diesel(sql_type = Nullable<Array<Nullable<Int8>>>)]
     bands: Option<Vec<Option<i64>>>,
+    #[diesel(sql_type = Nullable<Int4>)]
+    scheme: Option<i32>,
 }
 
 impl FingerprintSql {
@@ -143,6 +148,7 @@ impl FingerprintSql {
             prompt_hash: self.prompt_hash?,
             signature: signature(self.signature),
             bands: bands(self.bands),
+            scheme: self.scheme.map(i32::cast_unsigned),
         })
     }
 }
@@ -184,15 +190,19 @@ impl PromptRepository for PgPromptRepository {
         limit: usize,
     ) -> Result<Vec<StoredPrompt>, RepoError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<FingerprintSql> =
-            diesel::sql_query(band_candidates_sql("prompt_fingerprints", "signature", "", 2))
-                .bind::<Text, _>(project.as_str().to_owned())
-                .bind::<Array<Int8>, _>(signed(bands))
-                .bind::<Text, _>(exclude.to_owned())
-                .bind::<Int8, _>(i64::try_from(limit).unwrap_or(i64::MAX))
-                .load(&mut conn)
-                .await
-                .map_err(from_query)?;
+        let rows: Vec<FingerprintSql> = diesel::sql_query(band_candidates_sql(
+            "prompt_fingerprints",
+            "signature, scheme",
+            "",
+            2,
+        ))
+        .bind::<Text, _>(project.as_str().to_owned())
+        .bind::<Array<Int8>, _>(signed(bands))
+        .bind::<Text, _>(exclude.to_owned())
+        .bind::<Int8, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+        .load(&mut conn)
+        .await
+        .map_err(from_query)?;
         Ok(rows.into_iter().filter_map(FingerprintSql::stored).collect())
     }
 
@@ -203,7 +213,7 @@ impl PromptRepository for PgPromptRepository {
     ) -> Result<Option<Option<StoredPrompt>>, RepoError> {
         let mut conn = self.conn().await?;
         let row: Option<FingerprintSql> = diesel::sql_query(
-            "SELECT e.prompt_hash, pf.signature, pf.bands FROM events e \
+            "SELECT e.prompt_hash, pf.signature, pf.bands, pf.scheme FROM events e \
              LEFT JOIN prompt_fingerprints pf \
              ON pf.project_id = e.project_id AND pf.prompt_hash = e.prompt_hash \
              WHERE e.project_id = $1 AND e.id = $2",

@@ -96,6 +96,7 @@ diesel::table! {
         template_hash -> Text,
         signature -> Array<Nullable<Int4>>,
         bands -> Array<Nullable<Int8>>,
+        scheme -> Nullable<Int4>,
     }
 }
 

@@ -245,3 +245,44 @@ async fn the_prompts_export_reports_the_same_groups_as_the_prompt_report() {
     }
     assert!(from_export.iter().any(|(_, f, n, _)| f == "support" && *n == 5));
 }
+
+#[actix_web::test]
+async fn a_fingerprint_of_an_older_scheme_is_replaced_when_its_prompt_comes_again() {
+    let app = TestApp::new().await;
+    let prompt = base_prompt();
+    let r = app.post_events(batch(vec![event("s1", json!({"prompt": prompt}))])).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let client = app.db.as_ref().unwrap().client().await;
+    let current: (Option<i32>, Vec<i32>) = {
+        let row = client
+            .query_one("SELECT scheme, signature FROM prompt_fingerprints", &[])
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert!(current.0.is_some(), "ingest records the scheme");
+    // As a database migrated from before schemes were recorded would hold it.
+    client
+        .execute(
+            "UPDATE prompt_fingerprints SET scheme = NULL, signature = array_fill(0, ARRAY[128])",
+            &[],
+        )
+        .await
+        .unwrap();
+    let r = app.post_events(batch(vec![event("s2", json!({"prompt": prompt}))])).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let row =
+        client.query_one("SELECT scheme, signature FROM prompt_fingerprints", &[]).await.unwrap();
+    assert_eq!(
+        (row.get::<_, Option<i32>>(0), row.get::<_, Vec<i32>>(1)),
+        current,
+        "fingerprinted again"
+    );
+    // A repeat under the same scheme leaves the row alone (no new row version on every call).
+    let xmin = "SELECT xmin::text FROM prompt_fingerprints";
+    let before: String = client.query_one(xmin, &[]).await.unwrap().get(0);
+    let r = app.post_events(batch(vec![event("s3", json!({"prompt": prompt}))])).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let after: String = client.query_one(xmin, &[]).await.unwrap().get(0);
+    assert_eq!(before, after);
+}

@@ -39,6 +39,8 @@ pub struct PromptModelRow {
     pub signature: Vec<u32>,
     /// Band keys of the most recent call.
     pub bands: Vec<u64>,
+    /// The scheme that made them (`None`: before schemes were recorded).
+    pub scheme: Option<u32>,
 }
 
 /// A stored prompt's fingerprint.
@@ -50,6 +52,8 @@ pub struct StoredPrompt {
     pub signature: Vec<u32>,
     /// Band keys.
     pub bands: Vec<u64>,
+    /// The scheme that made them (`None`: before schemes were recorded).
+    pub scheme: Option<u32>,
 }
 
 /// Prompt fingerprints for repeat and near-duplicate analysis.

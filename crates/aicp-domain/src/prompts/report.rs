@@ -10,7 +10,7 @@ use super::{
     PromptService, TEMPLATES_MAX, TemplateGroup,
 };
 use crate::money::Usd;
-use crate::ports::{PromptModelRow, RepoError};
+use crate::ports::{PromptModelRow, RepoError, StoredPrompt};
 use crate::pricing::PriceBook;
 use crate::project::ProjectId;
 use crate::similarity::DEFAULT_SIMILARITY_THRESHOLD;
@@ -169,13 +169,14 @@ async fn near_duplicates(
     for (head, _) in heads {
         let candidates =
             f.repo.candidates(project, &head.bands, &head.prompt_hash, CANDIDATES).await?;
-        let scores = lexical_scores(
-            f.analyzer.as_ref(),
-            &head.prompt_hash,
-            &head.signature,
-            &candidates,
-            DEFAULT_SIMILARITY_THRESHOLD,
-        );
+        let me = StoredPrompt {
+            prompt_hash: head.prompt_hash.clone(),
+            signature: head.signature.clone(),
+            bands: Vec::new(),
+            scheme: head.scheme,
+        };
+        let scores =
+            lexical_scores(f.analyzer.as_ref(), &me, &candidates, DEFAULT_SIMILARITY_THRESHOLD);
         // More than shown: some may have no call in the window.
         let keep: BTreeMap<String, f64> = best(&scores, NEAR_SHOWN * 4)
             .into_iter()

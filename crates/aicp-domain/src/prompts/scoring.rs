@@ -27,31 +27,37 @@ pub(super) fn by_prompt(rows: Vec<PromptModelRow>) -> Vec<(PromptModelRow, Vec<P
         .collect()
 }
 
-fn fingerprint(analyzer: &dyn PromptAnalyzer, hash: &str, signature: &[u32]) -> PromptFingerprint {
+fn fingerprint(hash: &str, signature: &[u32], scheme: u32) -> PromptFingerprint {
     PromptFingerprint {
         hash: hash.to_owned(),
         template_hash: String::new(),
         signature: signature.to_vec(),
-        scheme: analyzer.scheme(),
+        scheme,
         normalized_chars: 0,
     }
 }
 
-/// Scores of the `candidates` meeting `threshold` against the prompt `hash` with `signature`
-/// (lexical: MinHash agreement).
+/// Scores of the `candidates` meeting `threshold` against `me` (lexical: MinHash agreement).
+/// Only fingerprints of the analyzer's own scheme are compared: one made by another scheme (or
+/// before schemes were recorded) is not comparable, and is replaced when its prompt is next
+/// ingested.
 pub(super) fn lexical_scores(
     analyzer: &dyn PromptAnalyzer,
-    hash: &str,
-    signature: &[u32],
+    me: &StoredPrompt,
     candidates: &[StoredPrompt],
     threshold: f64,
 ) -> BTreeMap<String, f64> {
-    let me = fingerprint(analyzer, hash, signature);
+    let current = analyzer.scheme();
+    if me.scheme != Some(current) {
+        return BTreeMap::new();
+    }
+    let mine = fingerprint(&me.prompt_hash, &me.signature, current);
     candidates
         .iter()
+        .filter(|c| c.scheme == Some(current))
         .map(|c| {
-            let them = fingerprint(analyzer, &c.prompt_hash, &c.signature);
-            (c.prompt_hash.clone(), analyzer.similarity(&me, &them))
+            let them = fingerprint(&c.prompt_hash, &c.signature, current);
+            (c.prompt_hash.clone(), analyzer.similarity(&mine, &them))
         })
         .filter(|(_, score)| *score >= threshold)
         .collect()

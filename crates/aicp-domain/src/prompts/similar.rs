@@ -73,13 +73,7 @@ impl PromptService {
                 None => {
                     let candidates =
                         f.repo.candidates(project, &me.bands, &me.prompt_hash, CANDIDATES).await?;
-                    let scores = lexical_scores(
-                        f.analyzer.as_ref(),
-                        &me.prompt_hash,
-                        &me.signature,
-                        &candidates,
-                        q.threshold,
-                    );
+                    let scores = lexical_scores(f.analyzer.as_ref(), &me, &candidates, q.threshold);
                     with_calls(f, project, &me.prompt_hash, scores, q.limit).await?
                 }
                 Some(s) => match semantic_scores(s, project, &me.prompt_hash, q.threshold).await? {

@@ -43,6 +43,7 @@ fn row(hash: &str, model: &str, calls: u64, cost: &str) -> PromptModelRow {
         latest_at: window().from,
         signature: vec![1, 2, 3],
         bands: vec![7],
+        scheme: Some(1),
     }
 }
 
@@ -114,10 +115,18 @@ fn groups_add_up_their_models_and_find_near_duplicates_above_the_threshold() {
     prompts.expect_feature_medians().returning(|_, _, _| Ok(vec![("chat".into(), 100.0)]));
     prompts.expect_candidates().returning(|_, _, exclude, _| {
         // "near" agrees with both on 3 of 3 components, "far" on none.
-        let near =
-            StoredPrompt { prompt_hash: "near".into(), signature: vec![1, 2, 3], bands: vec![] };
-        let far =
-            StoredPrompt { prompt_hash: "far".into(), signature: vec![9, 9, 9], bands: vec![] };
+        let near = StoredPrompt {
+            prompt_hash: "near".into(),
+            signature: vec![1, 2, 3],
+            bands: vec![],
+            scheme: Some(1),
+        };
+        let far = StoredPrompt {
+            prompt_hash: "far".into(),
+            signature: vec![9, 9, 9],
+            bands: vec![],
+            scheme: Some(1),
+        };
         Ok([near, far].into_iter().filter(|c| c.prompt_hash != exclude).collect())
     });
     prompts
@@ -200,6 +209,7 @@ fn similar_drops_the_call_itself_and_caches_the_answer() {
             prompt_hash: "me".into(),
             signature: vec![1, 2, 3],
             bands: vec![7],
+            scheme: Some(1),
         })))
     });
     prompts.expect_candidates().returning(|_, _, _, _| {
@@ -207,6 +217,7 @@ fn similar_drops_the_call_itself_and_caches_the_answer() {
             prompt_hash: "twin".into(),
             signature: vec![1, 2, 3],
             bands: vec![7],
+            scheme: Some(1),
         }])
     });
     prompts
@@ -243,4 +254,45 @@ fn mode_parses_the_two_modes_and_names_anything_else() {
     assert_eq!(SimilarityMode::parse(Some("")), Ok(SimilarityMode::Lexical));
     assert_eq!(SimilarityMode::parse(Some("semantic")), Ok(SimilarityMode::Semantic));
     assert!(SimilarityMode::parse(Some("fuzzy")).is_err_and(|e| e.contains("fuzzy")));
+}
+
+#[test]
+fn fingerprints_of_another_scheme_are_never_near_duplicates() {
+    let mut cache = MockJsonCache::new();
+    cache.expect_get().returning(|_| None);
+    cache.expect_put().return_const(());
+    let mut prompts = MockPromptRepository::new();
+    prompts.expect_event_prompt().returning(|_, _| {
+        Ok(Some(Some(StoredPrompt {
+            prompt_hash: "me".into(),
+            signature: vec![1, 2, 3],
+            bands: vec![7],
+            scheme: Some(1),
+        })))
+    });
+    // The same signature, but made by an older scheme (or before schemes were recorded).
+    prompts.expect_candidates().returning(|_, _, _, _| {
+        Ok(vec![
+            StoredPrompt {
+                prompt_hash: "old".into(),
+                signature: vec![1, 2, 3],
+                bands: vec![7],
+                scheme: Some(2),
+            },
+            StoredPrompt {
+                prompt_hash: "older".into(),
+                signature: vec![1, 2, 3],
+                bands: vec![7],
+                scheme: None,
+            },
+        ])
+    });
+    prompts.expect_prompts_by_hash().returning(|_, hashes, _| {
+        assert_eq!(hashes, ["me".to_owned()], "only the call's own prompt is read");
+        Ok(vec![row("me", "m", 2, "0.1")])
+    });
+    let s = service(Some(prompts), MockAnalyticsRepository::new(), cache);
+    let got =
+        now(s.similar(&ProjectId::new("p"), uuid::Uuid::nil(), lexical(10))).expect("answered");
+    assert_eq!(got.prompts.iter().map(|p| p.prompt_hash.as_str()).collect::<Vec<_>>(), ["me"]);
 }

@@ -3,7 +3,7 @@
 //! COPY, so seeded and ingested rows are folded by the same SQL.
 
 /// The stored columns, in bind order.
-pub(super) const COLUMNS: [(&str, &str); 40] = [
+pub(super) const COLUMNS: [(&str, &str); 41] = [
     ("id", "uuid"),
     ("project_id", "text"),
     ("trace_id", "text"),
@@ -45,21 +45,27 @@ pub(super) const COLUMNS: [(&str, &str); 40] = [
     // Arrays per row travel as their text form (unnest would flatten a 2-D array).
     ("prompt_signature", "text"),
     ("prompt_bands", "text"),
+    ("prompt_scheme", "int4"),
 ];
 
 /// Bound columns that are not stored in `events` (they go to `prompt_fingerprints`).
-const NOT_IN_EVENTS: [&str; 2] = ["prompt_signature", "prompt_bands"];
+const NOT_IN_EVENTS: [&str; 3] = ["prompt_signature", "prompt_bands", "prompt_scheme"];
 
 /// Upserts the fingerprints of the distinct prompts among the rows selected by `rows` (columns
-/// `project_id, prompt_hash, template_hash, signature integer[], bands bigint[]`, `prompt_hash`
-/// not null) into `prompt_fingerprints`, as a CTE named `prompt_fold`. A prompt already known
-/// keeps its row. Ordered by key, so concurrent statements lock in one order.
+/// `project_id, prompt_hash, template_hash, signature integer[], bands bigint[], scheme integer`,
+/// `prompt_hash` not null) into `prompt_fingerprints`, as a CTE named `prompt_fold`. A prompt
+/// already known keeps its row, unless another scheme made it: then it is fingerprinted again
+/// (the only moment its text exists when only fingerprints are kept). Ordered by key, so
+/// concurrent statements lock in one order.
 pub fn prompt_fold_cte(rows: &str) -> String {
     format!(
         "prompt_fold AS (INSERT INTO prompt_fingerprints (project_id, prompt_hash, template_hash, \
-         signature, bands) SELECT DISTINCT ON (project_id, prompt_hash) project_id, prompt_hash, \
-         template_hash, signature, bands FROM ({rows}) AS p ORDER BY project_id, prompt_hash \
-         ON CONFLICT (project_id, prompt_hash) DO NOTHING)"
+         signature, bands, scheme) SELECT DISTINCT ON (project_id, prompt_hash) project_id, \
+         prompt_hash, template_hash, signature, bands, scheme FROM ({rows}) AS p \
+         ORDER BY project_id, prompt_hash \
+         ON CONFLICT (project_id, prompt_hash) DO UPDATE SET template_hash = EXCLUDED.template_hash, \
+         signature = EXCLUDED.signature, bands = EXCLUDED.bands, scheme = EXCLUDED.scheme \
+         WHERE prompt_fingerprints.scheme IS DISTINCT FROM EXCLUDED.scheme)"
     )
 }
 
@@ -157,8 +163,8 @@ pub(super) fn insert_sql(with_prompts: bool) -> &'static (String, String) {
                 rollup_upserts(),
                 prompt_fold_cte(
                     "SELECT project_id, prompt_hash, template_hash, \
-                     prompt_signature::integer[] AS signature, prompt_bands::bigint[] AS bands \
-                     FROM u WHERE prompt_hash IS NOT NULL"
+                     prompt_signature::integer[] AS signature, prompt_bands::bigint[] AS bands, \
+                     prompt_scheme AS scheme FROM u WHERE prompt_hash IS NOT NULL"
                 ),
             );
             ("WITH u AS (SELECT * FROM unnest(".to_owned(), tail)

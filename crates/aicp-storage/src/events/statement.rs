@@ -119,6 +119,7 @@ impl QueryFragment<Pg> for InsertStatement<'_> {
         bind!(Nullable<Text>, c.prompt_text, "::text[]");
         bind!(Nullable<Text>, c.prompt_signature, "::text[]");
         bind!(Nullable<Text>, c.prompt_bands, "::text[]");
+        bind!(Nullable<Int4>, c.prompt_scheme, "::int4[]");
         debug_assert_eq!(n, COLUMNS.len());
         out.push_sql(tail);
         Ok(())
@@ -168,6 +169,7 @@ struct Columns {
     prompt_text: Vec<Option<String>>,
     prompt_signature: Vec<Option<String>>,
     prompt_bands: Vec<Option<String>>,
+    prompt_scheme: Vec<Option<i32>>,
 }
 
 /// PostgreSQL's text form of an array: `{1,2,3}`.
@@ -223,6 +225,7 @@ impl Columns {
         self.prompt_signature
             .push(prompt.map(|r| array_text(r.signature.iter().map(|v| v.cast_signed()))));
         self.prompt_bands.push(prompt.map(|r| array_text(r.bands.iter().map(|v| v.cast_signed()))));
+        self.prompt_scheme.push(prompt.map(|r| r.scheme.cast_signed()));
     }
 }
 

@@ -48,6 +48,8 @@ pub(super) struct LoadContext {
     /// Per variant: the feature of its template.
     pub(super) features: Vec<&'static Feature>,
     pub(super) schedule: Vec<(i64, u32)>,
+    /// The analyzer's scheme, stored with each fingerprint as ingestion stores it.
+    pub(super) scheme: u32,
 }
 
 /// The prompt columns of an event row, `,hash,template_hash,` (`prompt_text` NULL), and the
@@ -172,6 +174,7 @@ pub(super) async fn load(
         indexes.len()
     );
     let started = Instant::now();
+    let ctx_scheme = ctx.scheme;
     let ctx = Arc::new(ctx);
     let sql = format!(
         "COPY events ({}, prompt_hash, template_hash, prompt_text) FROM STDIN (FORMAT csv)",
@@ -205,11 +208,12 @@ pub(super) async fn load(
         let p = &prints[v as usize];
         let _ = write!(buf, "default,{},{},", p.hash, p.template_hash);
         push_arrays(&mut buf, p);
+        let _ = write!(buf, ",{}", ctx_scheme.cast_signed());
         buf.push('\n');
     }
     let sink = client
         .copy_in::<_, Bytes>(
-            "COPY prompt_fingerprints (project_id, prompt_hash, template_hash, signature, bands) \
+            "COPY prompt_fingerprints (project_id, prompt_hash, template_hash, signature, bands, scheme) \
              FROM STDIN (FORMAT csv)",
         )
         .await?;

@@ -415,6 +415,7 @@ fn run_config(
                         .map(|v| corpus.templates[v.template].feature)
                         .collect(),
                     schedule: schedule.events.clone(),
+                    scheme: analyzer.scheme(),
                 };
                 load(&db, ctx, &prints, &index.stored, &marker).await?;
             }

@@ -1,0 +1,1 @@
+ALTER TABLE prompt_fingerprints DROP COLUMN scheme;
