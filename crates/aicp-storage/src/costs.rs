@@ -1,6 +1,6 @@
 //! [`PgCostRepository`]: reading and rewriting stored costs (re-pricing) and pricing coverage.
 
-use aicp_domain::ports::{CallCursor, Repriced};
+use aicp_domain::ports::{CallCursor, ReportedCost, Repriced, UnpricedModel};
 use aicp_domain::pricing::{Cost, PriceSource, Usage};
 use aicp_domain::{
     CostRepository, CoverageStats, ProjectId, RepoError, StoredCall, TimeWindow, Usd,
@@ -329,17 +329,19 @@ impl CostRepository for PgCostRepository {
             tokens: to_u64(totals.tokens),
             unpriced: unpriced
                 .into_iter()
-                .map(|r| (r.model, u64::try_from(r.calls).unwrap_or(0), to_u64(r.tokens)))
+                .map(|r| UnpricedModel {
+                    model: r.model,
+                    calls: u64::try_from(r.calls).unwrap_or(0),
+                    tokens: to_u64(r.tokens),
+                })
                 .collect(),
             reported: reported
                 .into_iter()
-                .map(|r| {
-                    (
-                        r.model,
-                        u64::try_from(r.calls).unwrap_or(0),
-                        Usd::new(r.reported),
-                        Usd::new(r.computed),
-                    )
+                .map(|r| ReportedCost {
+                    model: r.model,
+                    calls: u64::try_from(r.calls).unwrap_or(0),
+                    reported: Usd::new(r.reported),
+                    computed: Usd::new(r.computed),
                 })
                 .collect(),
         })

@@ -1,5 +1,6 @@
 //! [`PgPromptRepository`]: prompt fingerprints for repeats and near-duplicates.
 
+use aicp_domain::ports::{EventPrompt, FeatureMedian};
 use aicp_domain::{
     EmbeddingRepository, ProjectId, PromptEmbedding, PromptModelRow, PromptRepository, RepoError,
     StoredPrompt, TimeWindow, Usd,
@@ -206,11 +207,7 @@ impl PromptRepository for PgPromptRepository {
         Ok(rows.into_iter().filter_map(FingerprintSql::stored).collect())
     }
 
-    async fn event_prompt(
-        &self,
-        project: &ProjectId,
-        id: Uuid,
-    ) -> Result<Option<Option<StoredPrompt>>, RepoError> {
+    async fn event_prompt(&self, project: &ProjectId, id: Uuid) -> Result<EventPrompt, RepoError> {
         let mut conn = self.conn().await?;
         let row: Option<FingerprintSql> = diesel::sql_query(
             "SELECT e.prompt_hash, pf.signature, pf.bands, pf.scheme FROM events e \
@@ -224,7 +221,10 @@ impl PromptRepository for PgPromptRepository {
         .await
         .optional()
         .map_err(from_query)?;
-        Ok(row.map(FingerprintSql::stored))
+        Ok(match row {
+            None => EventPrompt::NoSuchEvent,
+            Some(r) => r.stored().map_or(EventPrompt::NoPrompt, EventPrompt::Prompt),
+        })
     }
 
     async fn feature_medians(
@@ -232,7 +232,7 @@ impl PromptRepository for PgPromptRepository {
         project: &ProjectId,
         window: &TimeWindow,
         features: &[String],
-    ) -> Result<Vec<(String, f64)>, RepoError> {
+    ) -> Result<Vec<FeatureMedian>, RepoError> {
         #[derive(QueryableByName)]
         struct MedianSql {
             #[diesel(sql_type = Text)]
@@ -253,7 +253,10 @@ impl PromptRepository for PgPromptRepository {
         .load(&mut conn)
         .await
         .map_err(from_query)?;
-        Ok(rows.into_iter().map(|r| (r.feature, r.median)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| FeatureMedian { feature: r.feature, input_tokens: r.median })
+            .collect())
     }
 
     async fn prompts_by_hash(

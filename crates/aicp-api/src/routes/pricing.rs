@@ -222,10 +222,10 @@ pub async fn coverage(
 ) -> Result<HttpResponse, ApiError> {
     let window = TimeWindow::parse(query.from.as_deref(), query.to.as_deref())?;
     let stats = state.costs.coverage(&project_of(&req), &window).await?;
-    let unpriced_calls = stats.unpriced.iter().map(|u| u.1).sum();
-    let unpriced_tokens = stats.unpriced.iter().map(|u| u.2).sum();
-    let reported_usd: Usd = stats.reported.iter().map(|r| r.2).sum();
-    let computed_usd: Usd = stats.reported.iter().map(|r| r.3).sum();
+    let unpriced_calls = stats.unpriced.iter().map(|u| u.calls).sum();
+    let unpriced_tokens = stats.unpriced.iter().map(|u| u.tokens).sum();
+    let reported_usd: Usd = stats.reported.iter().map(|r| r.reported).sum();
+    let computed_usd: Usd = stats.reported.iter().map(|r| r.computed).sum();
     let body = CoverageResponse {
         calls: stats.calls,
         unpriced_calls,
@@ -236,22 +236,22 @@ pub async fn coverage(
         unpriced_models: stats
             .unpriced
             .into_iter()
-            .map(|(model, calls, tokens)| UnpricedModel { model, calls, tokens })
+            .map(|u| UnpricedModel { model: u.model, calls: u.calls, tokens: u.tokens })
             .collect(),
         reported: ReportedCost {
-            calls: stats.reported.iter().map(|r| r.1).sum(),
+            calls: stats.reported.iter().map(|r| r.calls).sum(),
             reported_usd,
             computed_usd,
             divergence_usd: minus(reported_usd, computed_usd),
             by_model: stats
                 .reported
                 .into_iter()
-                .map(|(model, calls, reported_usd, computed_usd)| ReportedModel {
-                    divergence_usd: minus(reported_usd, computed_usd),
-                    model,
-                    calls,
-                    reported_usd,
-                    computed_usd,
+                .map(|r| ReportedModel {
+                    divergence_usd: minus(r.reported, r.computed),
+                    model: r.model,
+                    calls: r.calls,
+                    reported_usd: r.reported,
+                    computed_usd: r.computed,
                 })
                 .collect(),
         },

@@ -57,11 +57,34 @@ pub struct CoverageStats {
     pub calls: u64,
     /// Prompt + completion tokens in the window.
     pub tokens: u64,
-    /// Per unpriced model name: (model, calls, tokens), most calls first.
-    pub unpriced: Vec<(String, u64, u64)>,
-    /// Per model with a client-reported cost: (model, calls, reported, computed), reported being
-    /// the provider's own cost when sent, else the client's estimate.
-    pub reported: Vec<(String, u64, Usd, Usd)>,
+    /// Per unpriced model name, most calls first.
+    pub unpriced: Vec<UnpricedModel>,
+    /// Per model with a client-reported cost.
+    pub reported: Vec<ReportedCost>,
+}
+
+/// Calls of a model the price book does not know (priced by the fallback).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnpricedModel {
+    /// Model name as reported.
+    pub model: String,
+    /// Calls.
+    pub calls: u64,
+    /// Prompt + completion tokens.
+    pub tokens: u64,
+}
+
+/// A model's client-reported cost beside ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportedCost {
+    /// Model name as reported.
+    pub model: String,
+    /// Calls with a reported cost.
+    pub calls: u64,
+    /// The provider's own cost when sent, else the client's estimate.
+    pub reported: Usd,
+    /// Our cost of the same calls.
+    pub computed: Usd,
 }
 
 /// Reads and rewrites stored costs (re-pricing) and aggregates pricing coverage.

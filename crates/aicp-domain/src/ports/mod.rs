@@ -24,7 +24,9 @@ pub mod rate_limit;
 
 pub use analytics::AnalyticsRepository;
 pub use cache::JsonCache;
-pub use costs::{CallCursor, CostRepository, CoverageStats, Repriced, StoredCall};
+pub use costs::{
+    CallCursor, CostRepository, CoverageStats, ReportedCost, Repriced, StoredCall, UnpricedModel,
+};
 pub use embedder::{EmbedError, Embedder, PendingPrompt, PromptSink, VectorSigner};
 pub use embeddings::{EmbeddingRepository, PromptEmbedding};
 pub use error::RepoError;
@@ -34,7 +36,7 @@ pub use health::DependencyProbe;
 pub use keys::{ActiveKey, KeyInfo, KeyStore};
 pub use live::{CostPublisher, CostUpdate, LiveFeed, LiveMessage, LiveStream};
 pub use prices::PriceRepository;
-pub use prompts::{PromptModelRow, PromptRepository, StoredPrompt};
+pub use prompts::{EventPrompt, FeatureMedian, PromptModelRow, PromptRepository, StoredPrompt};
 pub use rate_limit::{RateDecision, RateLimiter, RatePolicy};
 
 #[cfg(any(test, feature = "mocks"))]

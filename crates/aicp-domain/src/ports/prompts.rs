@@ -56,6 +56,26 @@ pub struct StoredPrompt {
     pub scheme: Option<u32>,
 }
 
+/// What an event says about its prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventPrompt {
+    /// The project has no such event.
+    NoSuchEvent,
+    /// The event carries no prompt.
+    NoPrompt,
+    /// The event's prompt.
+    Prompt(StoredPrompt),
+}
+
+/// The median prompt size of a feature's successful calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMedian {
+    /// Feature.
+    pub feature: String,
+    /// Median input tokens.
+    pub input_tokens: f64,
+}
+
 /// Prompt fingerprints for repeat and near-duplicate analysis.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -85,8 +105,7 @@ pub trait PromptRepository: Send + Sync {
         limit: usize,
     ) -> Result<Vec<StoredPrompt>, RepoError>;
 
-    /// The event `id` of `project`: `None` when there is no such event, `Some(None)` when it
-    /// carries no prompt.
+    /// The prompt of the event `id` of `project`.
     ///
     /// # Errors
     /// [`RepoError::Unavailable`] when the store cannot be reached.
@@ -94,7 +113,7 @@ pub trait PromptRepository: Send + Sync {
         &self,
         project: &ProjectId,
         id: uuid::Uuid,
-    ) -> Result<Option<Option<StoredPrompt>>, RepoError>;
+    ) -> Result<EventPrompt, RepoError>;
 
     /// Median input tokens of each of `features` in the window (successful calls), for the
     /// bloat signal.
@@ -106,7 +125,7 @@ pub trait PromptRepository: Send + Sync {
         project: &ProjectId,
         window: &TimeWindow,
         features: &[String],
-    ) -> Result<Vec<(String, f64)>, RepoError>;
+    ) -> Result<Vec<FeatureMedian>, RepoError>;
 
     /// The calls of the prompts `hashes` of `project` (within `window`, else across its
     /// history), aggregated like [`PromptRepository::prompt_models`] (hashes without calls are

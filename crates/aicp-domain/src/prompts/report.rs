@@ -70,7 +70,8 @@ impl PromptService {
                     NearDuplicates::Skip => Ok((vec![BTreeMap::new(); heads.len()], Vec::new())),
                 }
             },);
-        let medians: BTreeMap<String, f64> = medians?.into_iter().collect();
+        let medians: BTreeMap<String, f64> =
+            medians?.into_iter().map(|m| (m.feature, m.input_tokens)).collect();
         let (near_scores, near_rows) = near?;
         let mut out: Vec<PromptGroup> = heads
             .into_iter()

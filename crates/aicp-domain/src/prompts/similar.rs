@@ -8,7 +8,7 @@ use super::{
     CANDIDATES, Fingerprints, PromptError, PromptService, SIMILAR_TTL, SemanticSimilarity,
     SimilarPrompt, SimilarityMode,
 };
-use crate::ports::RepoError;
+use crate::ports::{EventPrompt, RepoError};
 use crate::project::ProjectId;
 
 /// What `/similar` was asked.
@@ -63,8 +63,9 @@ impl PromptService {
             return Ok(SimilarAnswer { prompts, cached: true });
         }
         let me = match f.repo.event_prompt(project, id).await? {
-            None => return Err(PromptError::EventNotFound),
-            Some(me) => me,
+            EventPrompt::NoSuchEvent => return Err(PromptError::EventNotFound),
+            EventPrompt::NoPrompt => None,
+            EventPrompt::Prompt(me) => Some(me),
         };
         let mut prompts = Vec::new();
         let mut cacheable = true;

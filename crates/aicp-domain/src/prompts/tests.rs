@@ -12,7 +12,8 @@ use super::similar::SimilarQuery;
 use super::*;
 use crate::analytics::BloatRow;
 use crate::ports::{
-    MockAnalyticsRepository, MockJsonCache, MockPromptRepository, PromptModelRow, StoredPrompt,
+    EventPrompt, FeatureMedian, MockAnalyticsRepository, MockJsonCache, MockPromptRepository,
+    PromptModelRow, StoredPrompt,
 };
 use crate::project::ProjectId;
 use crate::similarity::MockPromptAnalyzer;
@@ -112,7 +113,9 @@ fn groups_add_up_their_models_and_find_near_duplicates_above_the_threshold() {
             row("b", "x", 1, "2"),
         ])
     });
-    prompts.expect_feature_medians().returning(|_, _, _| Ok(vec![("chat".into(), 100.0)]));
+    prompts.expect_feature_medians().returning(|_, _, _| {
+        Ok(vec![FeatureMedian { feature: "chat".into(), input_tokens: 100.0 }])
+    });
     prompts.expect_candidates().returning(|_, _, exclude, _| {
         // "near" agrees with both on 3 of 3 components, "far" on none.
         let near = StoredPrompt {
@@ -205,12 +208,12 @@ fn similar_drops_the_call_itself_and_caches_the_answer() {
         .return_const(());
     let mut prompts = MockPromptRepository::new();
     prompts.expect_event_prompt().returning(|_, _| {
-        Ok(Some(Some(StoredPrompt {
+        Ok(EventPrompt::Prompt(StoredPrompt {
             prompt_hash: "me".into(),
             signature: vec![1, 2, 3],
             bands: vec![7],
             scheme: Some(1),
-        })))
+        }))
     });
     prompts.expect_candidates().returning(|_, _, _, _| {
         Ok(vec![StoredPrompt {
@@ -237,7 +240,7 @@ fn similar_errors_say_what_was_wrong() {
     let mut cache = MockJsonCache::new();
     cache.expect_get().returning(|_| None);
     let mut prompts = MockPromptRepository::new();
-    prompts.expect_event_prompt().returning(|_, _| Ok(None));
+    prompts.expect_event_prompt().returning(|_, _| Ok(EventPrompt::NoSuchEvent));
     let s = service(Some(prompts), MockAnalyticsRepository::new(), cache);
     let p = ProjectId::new("p");
     let id = uuid::Uuid::nil();
@@ -263,12 +266,12 @@ fn fingerprints_of_another_scheme_are_never_near_duplicates() {
     cache.expect_put().return_const(());
     let mut prompts = MockPromptRepository::new();
     prompts.expect_event_prompt().returning(|_, _| {
-        Ok(Some(Some(StoredPrompt {
+        Ok(EventPrompt::Prompt(StoredPrompt {
             prompt_hash: "me".into(),
             signature: vec![1, 2, 3],
             bands: vec![7],
             scheme: Some(1),
-        })))
+        }))
     });
     // The same signature, but made by an older scheme (or before schemes were recorded).
     prompts.expect_candidates().returning(|_, _, _, _| {

@@ -150,7 +150,7 @@ async fn show(
     };
     let spend =
         |model: &str| by_model.iter().find(|r| r.dimension == model).map_or(Usd::ZERO, |r| r.cost);
-    let unpriced_calls: u64 = coverage.unpriced.iter().map(|u| u.1).sum();
+    let unpriced_calls: u64 = coverage.unpriced.iter().map(|u| u.calls).sum();
     let book = state.pricing.book().current();
     let day =
         |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&view.tz).format("%Y-%m-%d").to_string();
@@ -161,22 +161,22 @@ async fn show(
         unpriced: coverage
             .unpriced
             .iter()
-            .map(|(model, calls, tokens)| Unpriced {
-                model: model.clone(),
-                calls: count(*calls),
-                tokens: count(*tokens),
-                spend: money(spend(model)),
+            .map(|u| Unpriced {
+                model: u.model.clone(),
+                calls: count(u.calls),
+                tokens: count(u.tokens),
+                spend: money(spend(&u.model)),
             })
             .collect(),
         reported: coverage
             .reported
             .iter()
-            .map(|(model, calls, reported, computed)| Reported {
-                model: model.clone(),
-                calls: count(*calls),
-                reported: money(*reported),
-                computed: money(*computed),
-                divergence: format!("${}", (reported.amount() - computed.amount()).normalize()),
+            .map(|r| Reported {
+                model: r.model.clone(),
+                calls: count(r.calls),
+                reported: money(r.reported),
+                computed: money(r.computed),
+                divergence: format!("${}", (r.reported.amount() - r.computed.amount()).normalize()),
             })
             .collect(),
         custom: rows(&book.custom_models(project)),
