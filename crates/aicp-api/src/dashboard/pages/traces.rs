@@ -20,9 +20,13 @@ pub fn trace_path(trace_id: &str) -> String {
     format!("/traces/{}", utf8_percent_encode(trace_id, NON_ALPHANUMERIC))
 }
 
+/// Paths listed in the table (the costliest): the flamegraph itself shows every path.
+const PATH_ROWS: usize = 200;
+
 /// One path of the call-path table.
 pub struct PathRow {
     path: String,
+    amount: Usd,
     cost: String,
     exact: String,
     self_cost: String,
@@ -38,6 +42,7 @@ fn flatten(node: &CallPathNode, prefix: &str, total: Usd, out: &mut Vec<PathRow>
             format!("{prefix} → {}", child.name)
         };
         out.push(PathRow {
+            amount: child.cost_usd,
             cost: money(child.cost_usd),
             exact: exact(child.cost_usd),
             self_cost: money(child.self_cost_usd),
@@ -87,6 +92,7 @@ fn flame_svg(root: &CallPathNode) -> Option<String> {
 #[template(path = "dash/flamegraph.html")]
 struct FlamePage {
     chrome: Chrome,
+    all_paths: usize,
     svg_href: String,
     has_data: bool,
     rows: Vec<PathRow>,
@@ -110,7 +116,11 @@ pub async fn flamegraph(
     };
     let mut rows = Vec::new();
     flatten(&tree.value, "", tree.value.cost_usd, &mut rows);
+    let all_paths = rows.len();
+    rows.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.path.cmp(&b.path)));
+    rows.truncate(PATH_ROWS);
     let body = FlamePage {
+        all_paths,
         chrome: Chrome::new("Flamegraph", "/flamegraph", &viewer, Some(&view)),
         svg_href: view.href("/flamegraph.svg", |_| {}),
         has_data: !tree.value.cost_usd.amount().is_zero(),
