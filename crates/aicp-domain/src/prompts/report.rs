@@ -152,7 +152,7 @@ impl PromptService {
             })
             .collect();
         // Stable: equal costs stay in template-hash order.
-        out.sort_by(|a, b| b.total_cost.cmp(&a.total_cost));
+        out.sort_by_key(|t| std::cmp::Reverse(t.total_cost));
         out.truncate(TEMPLATES_MAX);
         Ok(out)
     }

@@ -143,7 +143,7 @@ async fn dimension(
         .collect();
     let chart_rows: Vec<(String, Usd)> = {
         let mut by_cost: Vec<&DimensionStats> = rows.iter().collect();
-        by_cost.sort_by(|a, b| b.row.cost.cmp(&a.row.cost));
+        by_cost.sort_by_key(|d| std::cmp::Reverse(d.row.cost));
         by_cost.iter().take(12).map(|d| (d.row.dimension.clone(), d.row.cost)).collect()
     };
     let chart =

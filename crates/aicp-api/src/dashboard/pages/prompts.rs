@@ -100,11 +100,10 @@ pub async fn page(
             true,
             groups
                 .into_iter()
-                .map(|g| {
+                .inspect(|g| {
                     totals.0 = totals.0 + g.repeated_spend;
                     totals.1 = totals.1 + g.prompt_cache_saving;
                     totals.2 = totals.2 + g.response_cache_saving;
-                    g
                 })
                 .map(|g| Group {
                     similar_href: Some(view.href(&format!("/prompts/{}", g.latest_id), |q| {
