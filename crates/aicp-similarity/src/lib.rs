@@ -4,8 +4,8 @@
 //! crate computes, through the [`PromptAnalyzer`] port of `aicp-domain`.
 //!
 //! The original's "similar prompts" compared an MD5 computed over JavaScript's JSON with one
-//! computed by PostgreSQL over differently formatted JSON, so it never matched (original-api.md
-//! §7.7, §18.2 item 5). Here the hash is taken over one canonical, normalised text, computed in one
+//! computed by PostgreSQL over differently formatted JSON, so it never matched (docs/API.md,
+//! `/similar`). Here the hash is taken over one canonical, normalised text, computed in one
 //! place, and near-duplicates are scored instead of only exact repeats.
 //!
 //! # What a fingerprint holds

@@ -1,4 +1,4 @@
-//! `POST /api/v1/events`: ingestion, wire-compatible with the original SDK (original-api.md §4).
+//! `POST /api/v1/events`: ingestion, wire-compatible with the original SDK (docs/API.md, `POST /api/v1/events`).
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use aicp_domain::IngestError;

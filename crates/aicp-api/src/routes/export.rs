@@ -1,4 +1,4 @@
-//! `/api/v1/export/*`: streaming CSV, JSON and NDJSON downloads of any size (original-api.md §14),
+//! `/api/v1/export/*`: streaming CSV, JSON and NDJSON downloads of any size (docs/API.md, Exports),
 //! plus the three endpoints the original dashboard calls but the original never had
 //! (`/export/features`, `/export/models`, `/export/prompts`, §16).
 //!

@@ -1,4 +1,4 @@
-//! `GET /health`: liveness plus the state of PostgreSQL and Redis (original-api.md §3).
+//! `GET /health`: liveness plus the state of PostgreSQL and Redis (docs/API.md, `GET /health`).
 
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;

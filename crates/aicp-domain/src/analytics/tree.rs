@@ -24,7 +24,7 @@ pub struct FlameNode {
 
 /// `root → feature → model`, children sorted by name. The original put a project level under
 /// the root; every query is scoped to one project, so that level only hid the features from the
-/// dashboard's treemap (original-api.md §16).
+/// dashboard's treemap (docs/API.md, flamegraph).
 pub fn feature_model_tree(rows: &[FeatureModelCost]) -> FlameNode {
     let mut features: BTreeMap<&str, Vec<&FeatureModelCost>> = BTreeMap::new();
     for r in rows {
