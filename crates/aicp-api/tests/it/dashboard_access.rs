@@ -7,6 +7,7 @@ use actix_web::test::TestRequest;
 use serde_json::json;
 
 use crate::dashboard::{VIEW, fixture};
+use crate::guard::issue_key;
 use crate::support::{TestApp, TextReply, batch, event};
 
 /// The `name=value` of the session cookie a response sets.
@@ -67,20 +68,6 @@ async fn sign_in(app: &TestApp, key: &str) -> String {
         .to_owned();
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
     session_cookie(&r).unwrap()
-}
-
-async fn issue_key(app: &TestApp, project: &str) -> String {
-    let r = app
-        .call(
-            TestRequest::post()
-                .uri(&format!("/api/v1/admin/projects/{project}/keys"))
-                .insert_header(("x-api-key", "admin-secret"))
-                .insert_header(("content-type", "application/json"))
-                .set_payload(r#"{"name":"test"}"#),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    r.body["key"].as_str().unwrap().to_owned()
 }
 
 #[actix_web::test]

@@ -55,7 +55,7 @@ async fn the_originals_api_keys_keep_working_with_its_401_and_403_bodies() {
     assert_eq!(app.get("/api/v1/openapi.json").await.status, StatusCode::OK);
 }
 
-async fn issue_key(app: &TestApp, project: &str) -> String {
+pub(crate) async fn issue_key(app: &TestApp, project: &str) -> String {
     let r = app
         .call(
             TestRequest::post()

@@ -7,8 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::dashboard::pages::{Chrome, error_page, failure, render};
-use crate::dashboard::session::{Viewer, form_allowed, unlock_admin, viewer};
+use crate::dashboard::pages::{Chrome, error_page, failure, form_viewer, render};
+use crate::dashboard::session::{Viewer, unlock_admin, viewer};
 use crate::state::AppState;
 
 /// A key row.
@@ -112,16 +112,10 @@ pub async fn unlock(
     form: web::Form<UnlockForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let viewer = match viewer(&req, &state).await {
+    let viewer = match form_viewer(&req, &state, &form.csrf).await {
         Ok(v) => v,
-        Err(d) => return d.response(),
+        Err(res) => return res,
     };
-    if !form_allowed(&req, &viewer, &form.csrf) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "This form was not sent from this dashboard; reload the page and try again.",
-        );
-    }
     match unlock_admin(&req, &state, &form.admin_key) {
         Some(cookie) => HttpResponse::SeeOther()
             .insert_header((actix_web::http::header::LOCATION, "/keys"))
@@ -157,16 +151,10 @@ pub async fn create(
     form: web::Form<CreateForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let viewer = match viewer(&req, &state).await {
+    let viewer = match form_viewer(&req, &state, &form.csrf).await {
         Ok(v) => v,
-        Err(d) => return d.response(),
+        Err(res) => return res,
     };
-    if !form_allowed(&req, &viewer, &form.csrf) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "This form was not sent from this dashboard; reload the page and try again.",
-        );
-    }
     let Some(guard) = state.guard.as_ref().filter(|_| viewer.admin) else {
         return error_page(StatusCode::FORBIDDEN, "Managing keys needs the admin key.");
     };
@@ -205,16 +193,10 @@ pub async fn revoke(
     form: web::Form<RevokeForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let viewer = match viewer(&req, &state).await {
+    let viewer = match form_viewer(&req, &state, &form.csrf).await {
         Ok(v) => v,
-        Err(d) => return d.response(),
+        Err(res) => return res,
     };
-    if !form_allowed(&req, &viewer, &form.csrf) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "This form was not sent from this dashboard; reload the page and try again.",
-        );
-    }
     let Some(guard) = state.guard.as_ref().filter(|_| viewer.admin) else {
         return error_page(StatusCode::FORBIDDEN, "Managing keys needs the admin key.");
     };

@@ -268,6 +268,23 @@ pub async fn begin(
     Ok((viewer, view))
 }
 
+/// The viewer of a form post, or the response that ends it: sign in first, or 403 when the form
+/// does not carry this session's token or comes from another site.
+pub async fn form_viewer(
+    req: &HttpRequest,
+    state: &AppState,
+    token: &str,
+) -> Result<Viewer, HttpResponse> {
+    let viewer = viewer(req, state).await.map_err(Denied::response)?;
+    if !crate::dashboard::session::form_allowed(req, &viewer, token) {
+        return Err(error_page(
+            StatusCode::FORBIDDEN,
+            "This form was not sent from this dashboard; reload the page and try again.",
+        ));
+    }
+    Ok(viewer)
+}
+
 /// A service failure as a page: a client error says what to change; a store outage says so.
 pub fn failure(e: impl Into<ApiError>) -> HttpResponse {
     let e: ApiError = e.into();

@@ -12,8 +12,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::dashboard::format::{count, exact, money, percent};
-use crate::dashboard::pages::{Chrome, begin, error_page, failure, render};
-use crate::dashboard::session::{Viewer, form_allowed, viewer};
+use crate::dashboard::pages::{Chrome, begin, error_page, failure, form_viewer, render};
+use crate::dashboard::session::Viewer;
 use crate::dashboard::view::{View, ViewQuery};
 use crate::state::AppState;
 
@@ -227,16 +227,10 @@ pub async fn put_custom(
     form: web::Form<PriceForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let viewer = match viewer(&req, &state).await {
+    let viewer = match form_viewer(&req, &state, &form.csrf).await {
         Ok(v) => v,
-        Err(d) => return d.response(),
+        Err(res) => return res,
     };
-    if !form_allowed(&req, &viewer, &form.csrf) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "This form was not sent from this dashboard; reload the page and try again.",
-        );
-    }
     let view = match ViewQuery::default().resolve(state.clock.now()) {
         Ok(v) => v,
         Err(m) => return error_page(StatusCode::BAD_REQUEST, &m),
@@ -295,16 +289,10 @@ pub async fn reprice(
     form: web::Form<RepriceForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let viewer = match viewer(&req, &state).await {
+    let viewer = match form_viewer(&req, &state, &form.csrf).await {
         Ok(v) => v,
-        Err(d) => return d.response(),
+        Err(res) => return res,
     };
-    if !form_allowed(&req, &viewer, &form.csrf) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "This form was not sent from this dashboard; reload the page and try again.",
-        );
-    }
     let view = match ViewQuery::default().resolve(state.clock.now()) {
         Ok(v) => v,
         Err(m) => return error_page(StatusCode::BAD_REQUEST, &m),
