@@ -139,7 +139,7 @@ fn file_name(
 /// Polls the first chunk (so that a failing database is still a proper error status), then
 /// streams the rest.
 async fn respond<S>(
-    mut body: std::pin::Pin<Box<S>>,
+    body: std::pin::Pin<Box<S>>,
     format: ExportFormat,
     name: String,
     extra: Vec<(&'static str, String)>,
@@ -147,6 +147,9 @@ async fn respond<S>(
 where
     S: Stream<Item = Result<Bytes, ExportError<RepoError>>> + 'static,
 {
+    // Fused: an empty export (no chunk at all, as NDJSON) ends at the first poll, and the body
+    // that follows must not poll the finished stream again.
+    let mut body = body.fuse();
     let first = match body.next().await {
         Some(Ok(chunk)) => Some(chunk),
         Some(Err(ExportError::Upstream(e))) => return Err(ApiError::from(e)),

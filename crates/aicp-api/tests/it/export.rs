@@ -276,3 +276,18 @@ async fn a_failure_after_the_first_chunk_ends_the_download_incomplete() {
         assert!(received > 0, "{format}: rows before the failure were streamed");
     }
 }
+
+#[actix_web::test]
+async fn an_export_with_no_rows_is_a_complete_empty_file_in_every_format() {
+    let app = TestApp::new().await;
+    for kind in ["events", "cost-summary", "features", "models", "prompts"] {
+        for (format, want) in [("ndjson", ""), ("json", "[]")] {
+            let uri = format!(
+                "/api/v1/export/{kind}?format={format}&feature=nosuchfeature&from=2026-01-05&to=2026-01-05"
+            );
+            let r = app.call_text(actix_web::test::TestRequest::get().uri(&uri)).await;
+            assert_eq!(r.status, actix_web::http::StatusCode::OK, "{uri}: {}", r.body);
+            assert_eq!(r.body, want, "{uri}");
+        }
+    }
+}
