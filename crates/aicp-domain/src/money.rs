@@ -61,10 +61,12 @@ impl Usd {
         if value.is_sign_negative() && !value.is_zero() {
             return Err(MoneyError::Negative);
         }
-        if value >= limit {
+        // The bound applies to what is stored: a value just below it can round up to it.
+        let usd = Self::new(value);
+        if usd.0 >= limit {
             return Err(MoneyError::TooLarge(limit));
         }
-        Ok(Self::new(value))
+        Ok(usd)
     }
 
     /// The exact decimal value.
@@ -134,6 +136,12 @@ mod tests {
     fn parsing_rejects_negative_and_too_large_amounts() {
         assert_eq!(Usd::parse_bounded("-0.1", limit()), Err(MoneyError::Negative));
         assert_eq!(Usd::parse_bounded("1000000", limit()), Err(MoneyError::TooLarge(limit())));
+        // Below the limit as written, but stored (12 places) it would be the limit itself.
+        assert_eq!(
+            Usd::parse_bounded("999999.9999999999999999", limit()),
+            Err(MoneyError::TooLarge(limit()))
+        );
+        assert!(Usd::parse_bounded("999999.999999999999", limit()).is_ok());
         assert_eq!(Usd::parse_bounded("1e400", limit()), Err(MoneyError::NotANumber));
         assert!(Usd::parse_bounded("-0", limit()).is_ok());
     }

@@ -432,10 +432,12 @@ impl Validator<'_> {
             self.push(path, key, non_negative());
             return None;
         }
+        // The bound applies to the stored amount: a value just below it can round up to it.
         let amount = (n.integer_digits() < LIMIT_DIGITS)
             .then(|| n.rounded(Usd::SCALE, Rounding::HalfEven))
             .flatten()
-            .and_then(|m| Decimal::try_from_i128_with_scale(m, Usd::SCALE).ok());
+            .and_then(|m| Decimal::try_from_i128_with_scale(m, Usd::SCALE).ok())
+            .filter(|a| *a < Decimal::from(1_000_000));
         match amount {
             Some(amount) => Some(Some(Usd::new(amount.normalize()))),
             None => {

@@ -131,3 +131,13 @@ async fn a_batch_of_500_events_is_accepted() {
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     assert_eq!(app.count().await, 500);
 }
+
+#[actix_web::test]
+async fn a_cost_that_rounds_up_to_the_limit_is_refused_and_nothing_is_stored() {
+    let app = TestApp::new().await;
+    let body = r#"{"events":[{"traceId":"tr_1","spanId":"sp_1","feature":"chat","provider":"openai","model":"gpt-4o","inputTokens":1,"outputTokens":1,"latencyMs":1,"estimatedCostUsd":999999.9999999999999999,"timestamp":"2026-01-05T10:00:00.000Z"}]}"#;
+    let r = app.post_events(body).await;
+    assert_eq!(r.status, actix_web::http::StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.to_string().contains("estimatedCostUsd"), "{}", r.body);
+    assert_eq!(app.count().await, 0);
+}

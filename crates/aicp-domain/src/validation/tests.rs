@@ -589,6 +589,10 @@ fn an_estimated_cost_of_one_million_or_more_is_rejected() {
     for raw in ["1000000", "1000000.0", "1e6", "1000000.000000000000000000001", "12345678"] {
         assert_eq!(message_with("estimatedCostUsd", raw), COST_TOO_LARGE, "{raw}");
     }
+    // Below the limit as sent, but it would be stored (12 places) as the limit itself.
+    for raw in ["999999.9999999999999999", "999999.9999999999995"] {
+        assert_eq!(message_with("estimatedCostUsd", raw), COST_TOO_LARGE, "{raw}");
+    }
 }
 
 #[test]
