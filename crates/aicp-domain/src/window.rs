@@ -33,16 +33,35 @@ pub enum WindowError {
     Inverted,
 }
 
+/// The first instant a window may name (year 1): PostgreSQL's range reaches further back, but a
+/// window starting earlier, or a previous window computed from it, would not fit.
+pub fn earliest() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or_default().and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The last instant a window may name (the end of year 9999).
+pub fn latest() -> DateTime<Utc> {
+    let end = NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).unwrap_or(NaiveTime::MIN);
+    NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default().and_time(end).and_utc()
+}
+
 /// Parses an instant: an RFC 3339 / ISO timestamp (the event grammar) or a date (`YYYY-MM-DD`,
-/// midnight UTC; as an end bound, the end of that day, so that the day is included).
+/// midnight UTC; as an end bound, the end of that day, so that the day is included). `None`
+/// outside years 1 to 9999, which no stored event has and the database could not compare.
 pub fn parse_bound(text: &str, end: bool) -> Option<DateTime<Utc>> {
-    if let Some(t) = parse_event_timestamp(text) {
-        return Some(t);
-    }
-    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    let time =
-        if end { NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999)? } else { NaiveTime::MIN };
-    Some(day.and_time(time).and_utc())
+    let t = match parse_event_timestamp(text) {
+        Some(t) => t,
+        None => {
+            let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+            let time = if end {
+                NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999)?
+            } else {
+                NaiveTime::MIN
+            };
+            day.and_time(time).and_utc()
+        }
+    };
+    (earliest()..=latest()).contains(&t).then_some(t)
 }
 
 impl TimeWindow {
@@ -77,6 +96,16 @@ impl TimeWindow {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn bounds_outside_years_1_to_9999_are_invalid() {
+        for text in ["-262143-01-01", "-5000-01-01", "+262142-12-31", "0000-12-31"] {
+            assert_eq!(parse_bound(text, false), None, "{text}");
+        }
+        assert_eq!(parse_bound("0001-01-01", false), Some(earliest()));
+        assert_eq!(parse_bound("9999-12-31", true), Some(latest()));
+        assert!(TimeWindow::parse(Some("-5000-01-01"), Some("2026-01-01")).is_err());
+    }
 
     #[test]
     fn windows_accept_timestamps_and_whole_days() {

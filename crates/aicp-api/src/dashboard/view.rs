@@ -135,7 +135,8 @@ impl ViewQuery {
             provider: non_empty(self.provider.as_ref()),
             user_id: non_empty(self.user.as_ref()),
             is_error,
-        };
+        }
+        .check()?;
         Ok(View { query: self.clone(), window, range, tz, filter })
     }
 }

@@ -101,7 +101,7 @@ impl ExportQuery {
 
     fn filter(&self) -> Result<Filter, ApiError> {
         let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-        Ok(Filter {
+        Filter {
             feature: non_empty(&self.feature),
             model: non_empty(&self.model),
             provider: non_empty(&self.provider),
@@ -110,7 +110,9 @@ impl ExportQuery {
                 None => None,
                 Some(v) => Some(parse_bool("isError", v).map_err(ApiError::InvalidParameter)?),
             },
-        })
+        }
+        .check()
+        .map_err(ApiError::InvalidParameter)
     }
 }
 

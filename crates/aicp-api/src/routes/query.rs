@@ -69,13 +69,15 @@ impl AnalyticsQuery {
             None => None,
             Some(v) => Some(parse_bool("isError", v).map_err(ApiError::InvalidParameter)?),
         };
-        Ok(Filter {
+        Filter {
             feature: non_empty(&self.feature),
             model: non_empty(&self.model),
             provider: non_empty(&self.provider),
             user_id: non_empty(&self.user_id),
             is_error,
-        })
+        }
+        .check()
+        .map_err(ApiError::InvalidParameter)
     }
 
     /// A page size: absent → `default`; not a positive integer → 400; above `max` → `max`.

@@ -383,3 +383,32 @@ async fn event_rows_keep_the_originals_key_order() {
     let positions: Vec<usize> = order.iter().map(|k| text.find(k).unwrap_or(usize::MAX)).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
 }
+
+#[actix_web::test]
+async fn dates_past_what_the_database_holds_and_nul_filters_are_400s_not_500s() {
+    let app = TestApp::new().await;
+    fixture(&app).await;
+    let cases = [
+        "/api/v1/analytics/summary?from=-262143-01-01&to=2026-01-01",
+        "/api/v1/analytics/flamegraph?from=2026-01-01&to=%2B262142-12-31",
+        "/api/v1/analytics/cost-breakdown?from=2026-01-01&to=%2B262142-12-31&groupBy=model",
+        "/api/v1/analytics/call-paths?from=2026-01-01&to=%2B262142-12-31",
+        "/api/v1/analytics/timeseries?from=%2B262142-01-01&to=%2B262142-12-31&granularity=month",
+        "/api/v1/analytics/events?from=-5000-01-01&to=2026-01-01",
+        "/api/v1/pricing/coverage?from=-5000-01-01&to=2026-01-01",
+        "/api/v1/export/events?format=csv&from=-5000-01-01&to=2026-01-01",
+        &format!("/api/v1/analytics/summary?{W}&feature=%00"),
+        &format!("/api/v1/analytics/events?{W}&model=a%00b"),
+        "/api/v1/export/events?format=csv&userId=%00",
+    ];
+    for uri in cases {
+        let r = app.get(uri).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.body);
+        assert!(r.body["error"].is_string(), "{uri}: {}", r.body);
+    }
+    // The widest window the database holds still answers, with an (empty) previous window.
+    let r = app.get("/api/v1/analytics/summary?from=0001-01-01&to=9999-12-31").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["requests"], 6);
+    assert_eq!(r.body["previousFrom"], "0001-01-01T00:00:00.000Z");
+}

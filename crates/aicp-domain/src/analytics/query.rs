@@ -99,6 +99,26 @@ impl Filter {
         self.user_id.is_none()
     }
 
+    /// Checks the values: a NUL character can be in no stored text (PostgreSQL's text has none)
+    /// and the database refuses it in a query, so it is the client's error.
+    ///
+    /// # Errors
+    /// A message naming the parameter.
+    pub fn check(self) -> Result<Self, String> {
+        let values = [
+            ("feature", &self.feature),
+            ("model", &self.model),
+            ("provider", &self.provider),
+            ("userId", &self.user_id),
+        ];
+        for (name, value) in values {
+            if value.as_deref().is_some_and(|v| v.contains('\0')) {
+                return Err(format!("\"{name}\" must not contain a NUL character"));
+            }
+        }
+        Ok(self)
+    }
+
     /// Whether the per-user rollup can answer (it only has users).
     pub fn fits_user_rollup(&self) -> bool {
         self.feature.is_none()

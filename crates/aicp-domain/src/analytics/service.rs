@@ -137,11 +137,15 @@ pub fn granularity_for(window: &TimeWindow) -> Granularity {
 }
 
 /// The window of the same length just before `window` (the summary's comparison).
+/// Clamped at [`crate::window::earliest`], so that a window reaching back to year 1 still has a
+/// previous window the store can read (an empty one).
 pub fn previous_window(window: &TimeWindow) -> TimeWindow {
+    let first = crate::window::earliest();
     let length = window.to - window.from;
+    let back = |d: Duration| window.from.checked_sub_signed(d).map_or(first, |t| t.max(first));
     TimeWindow {
-        from: window.from - length - Duration::microseconds(1),
-        to: window.from - Duration::microseconds(1),
+        from: back(length + Duration::microseconds(1)),
+        to: back(Duration::microseconds(1)),
     }
 }
 
