@@ -103,6 +103,12 @@ fn rows(models: &[std::sync::Arc<ModelPricing>]) -> Vec<PriceRow> {
         .collect()
 }
 
+/// A signed exact difference (`"-0.0175"`) as money (`−$0.0175`); kept as written when it is not
+/// a number.
+fn signed(text: &str) -> String {
+    text.parse::<rust_decimal::Decimal>().map_or_else(|_| text.to_owned(), |d| money(Usd::new(d)))
+}
+
 fn delta(d: &aicp_domain::pricing::reprice::RepriceDelta) -> DiffRow {
     DiffRow {
         key: d.key.clone(),
@@ -110,7 +116,7 @@ fn delta(d: &aicp_domain::pricing::reprice::RepriceDelta) -> DiffRow {
         changed: count(d.changed),
         before: money(d.before_usd),
         after: money(d.after_usd),
-        difference: format!("${}", d.difference_usd),
+        difference: signed(&d.difference_usd),
     }
 }
 
@@ -121,7 +127,7 @@ fn diff(r: &RepriceReport, from: &str, to: &str, model: &str) -> Diff {
         changed: count(r.events_changed),
         before: exact(r.before_usd),
         after: exact(r.after_usd),
-        difference: format!("${}", r.difference_usd),
+        difference: signed(&r.difference_usd),
         by_model: r.by_model.iter().map(delta).collect(),
         by_feature: r.by_feature.iter().map(delta).collect(),
         from: from.to_owned(),
@@ -176,7 +182,7 @@ async fn show(
                 calls: count(r.calls),
                 reported: money(r.reported),
                 computed: money(r.computed),
-                divergence: format!("${}", (r.reported.amount() - r.computed.amount()).normalize()),
+                divergence: money(Usd::new(r.reported.amount() - r.computed.amount())),
             })
             .collect(),
         custom: rows(&book.custom_models(project)),
