@@ -74,7 +74,7 @@
         var row = document.createElement("li");
         row.textContent = new Date(frame.timestamp).toLocaleTimeString() + " · " +
           frame.data.requestsDelta + " call(s) · $" + frame.data.costDeltaUsd + " · " +
-          Object.keys(frame.features || {}).join(", ");
+          (Array.isArray(frame.features) ? frame.features : Object.keys(frame.features || {})).join(", ");
         feed.insertBefore(row, feed.firstChild);
         while (feed.children.length > 50) { feed.removeChild(feed.lastChild); }
       }

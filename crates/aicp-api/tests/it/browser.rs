@@ -399,6 +399,8 @@ async fn the_live_total_moves_when_an_event_arrives() {
     }
     assert_eq!(after, "$0.015", "the total moved by exactly one call");
     assert_eq!(b.js("return document.getElementById('live-calls').textContent").await, "1");
+    let feed = b.js("return document.getElementById('live-feed').textContent").await;
+    assert!(feed.contains("1 call(s) · $0.0075 · chat"), "{feed}");
     b.shot("12-live-after-event").await;
     assert_eq!(b.problems().await, Vec::<String>::new());
 }
