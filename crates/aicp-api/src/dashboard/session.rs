@@ -37,6 +37,13 @@ struct Data {
     exp: i64,
 }
 
+impl Data {
+    /// A new session holding `key` and `admin`, with a new form token.
+    fn fresh(key: Option<String>, admin: Option<String>) -> Self {
+        Self { key, admin, csrf: new_token(), exp: (chrono::Utc::now() + TTL).timestamp() }
+    }
+}
+
 /// Seals and opens session cookies.
 pub struct Sessions {
     key: Key,
@@ -148,17 +155,20 @@ fn admin_ok(state: &AppState, key: Option<&str>) -> bool {
 /// The form token of the request's session, and the cookie of a new (empty) session when it
 /// has none.
 pub fn form_token(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
-    let sessions = &state.dashboard.sessions;
-    match sessions.open(req) {
-        Some(d) => (d.csrf, None),
+    token_of(req, state, state.dashboard.sessions.open(req).as_ref())
+}
+
+/// The form token of the opened session `data`, or of a new empty one (with its cookie).
+fn token_of(
+    req: &HttpRequest,
+    state: &AppState,
+    data: Option<&Data>,
+) -> (String, Option<Cookie<'static>>) {
+    match data {
+        Some(d) => (d.csrf.clone(), None),
         None => {
-            let d = Data {
-                key: None,
-                admin: None,
-                csrf: new_token(),
-                exp: (chrono::Utc::now() + TTL).timestamp(),
-            };
-            (d.csrf.clone(), Some(sessions.seal(&d, secure(req))))
+            let d = Data::fresh(None, None);
+            (d.csrf.clone(), Some(state.dashboard.sessions.seal(&d, secure(req))))
         }
     }
 }
@@ -168,8 +178,9 @@ pub fn form_token(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie
 /// # Errors
 /// [`Denied::SignIn`] when keys exist and the request has no valid session.
 pub async fn viewer(req: &HttpRequest, state: &AppState) -> Result<Viewer, Denied> {
+    // Opened (decrypted) once per request.
     let data = state.dashboard.sessions.open(req);
-    let (csrf, set_cookie) = form_token(req, state);
+    let (csrf, set_cookie) = token_of(req, state, data.as_ref());
     let admin = admin_ok(state, data.as_ref().and_then(|d| d.admin.as_deref()));
     let admin_configured = state.guard.as_ref().is_some_and(|g| g.admin_digest.is_some());
     let Some(guard) = state.guard.as_ref() else {
@@ -236,12 +247,7 @@ pub enum SignIn {
 pub async fn sign_in(req: &HttpRequest, state: &AppState, key: &str) -> SignIn {
     let key = key.trim();
     let Some(guard) = state.guard.as_ref() else { return SignIn::Refused };
-    let data = |key: Option<String>, admin: Option<String>| Data {
-        key,
-        admin,
-        csrf: new_token(),
-        exp: (chrono::Utc::now() + TTL).timestamp(),
-    };
+    let data = Data::fresh;
     if admin_ok(state, Some(key)) {
         let d = data(None, Some(key.to_owned()));
         return SignIn::Done(state.dashboard.sessions.seal(&d, secure(req)));
@@ -263,12 +269,7 @@ pub fn unlock_admin(req: &HttpRequest, state: &AppState, key: &str) -> Option<Co
         return None;
     }
     let sessions = &state.dashboard.sessions;
-    let mut d = sessions.open(req).unwrap_or_else(|| Data {
-        key: None,
-        admin: None,
-        csrf: new_token(),
-        exp: (chrono::Utc::now() + TTL).timestamp(),
-    });
+    let mut d = sessions.open(req).unwrap_or_else(|| Data::fresh(None, None));
     d.admin = Some(key.to_owned());
     Some(sessions.seal(&d, secure(req)))
 }
