@@ -213,3 +213,44 @@ async fn the_meaningful_fragments_keep_their_markup() {
         fragment(&overview, "<div class=\"cards\">", "</section>")
     );
 }
+
+#[actix_web::test]
+async fn with_the_database_down_a_page_says_so_and_the_overview_degrades_panel_by_panel() {
+    use std::sync::Arc;
+
+    use aicp_domain::RepoError;
+    use aicp_domain::ports::{
+        MockAnalyticsRepository, MockCostRepository, MockEventRepository, MockPriceRepository,
+    };
+
+    use crate::support::{FixedProbe, Parts};
+
+    let down = || RepoError::Unavailable("connection refused".into());
+    let mut analytics = MockAnalyticsRepository::new();
+    analytics.expect_window_stats().returning(move |_, _, _| Err(down()));
+    analytics.expect_breakdown().returning(move |_, _, _, _, _| Err(down()));
+    analytics.expect_timeseries().returning(move |_, _, _, _, _| Err(down()));
+    analytics.expect_events_page().returning(move |_, _, _, _, _| Err(down()));
+    // Lifetime totals still answer: the overview shows what it can.
+    analytics.expect_totals().returning(|_| Ok(aicp_domain::analytics::Totals::default()));
+    let app = TestApp::from_parts(Parts {
+        repo: Arc::new(MockEventRepository::new()),
+        prices: Arc::new(MockPriceRepository::new()),
+        costs: Arc::new(MockCostRepository::new()),
+        analytics: Arc::new(analytics),
+        exporter: Arc::new(aicp_domain::ports::MockEventExporter::new()),
+        keys: Arc::new(aicp_domain::auth::MockKeyStore::new()),
+        database: Arc::new(FixedProbe(false)),
+        redis: Arc::new(FixedProbe(true)),
+        prompts: None,
+    });
+    for path in ["/features", "/events"] {
+        let r = page(&app, &format!("{path}?{VIEW}")).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert!(r.body.contains("The database is unavailable right now"), "{path}: {}", r.body);
+    }
+    let r = page(&app, &format!("/?{VIEW}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body.matches("This panel could not be loaded").count(), 5, "{}", r.body);
+    assert!(r.body.contains("No events yet"), "the panel that answered is shown");
+}
