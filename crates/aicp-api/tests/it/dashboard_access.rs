@@ -289,3 +289,44 @@ async fn a_session_never_shows_another_projects_data() {
         crate::dashboard::page(&open, "/").await.body.contains("project <strong>default</strong>")
     );
 }
+
+#[actix_web::test]
+async fn with_the_key_store_down_pages_and_sign_in_answer_503_pages() {
+    use std::sync::Arc;
+
+    use aicp_domain::RepoError;
+    use aicp_domain::auth::MockKeyStore;
+    use aicp_domain::ports::{
+        MockAnalyticsRepository, MockCostRepository, MockEventExporter, MockEventRepository,
+        MockPriceRepository,
+    };
+
+    use crate::support::{FixedProbe, Parts};
+
+    let mut keys = MockKeyStore::new();
+    keys.expect_any_active().returning(|| Err(RepoError::Unavailable("down".into())));
+    keys.expect_find().returning(|_| Err(RepoError::Unavailable("down".into())));
+    let app = TestApp::from_parts(Parts {
+        repo: Arc::new(MockEventRepository::new()),
+        prices: Arc::new(MockPriceRepository::new()),
+        costs: Arc::new(MockCostRepository::new()),
+        analytics: Arc::new(MockAnalyticsRepository::new()),
+        exporter: Arc::new(MockEventExporter::new()),
+        keys: Arc::new(keys),
+        database: Arc::new(FixedProbe(false)),
+        redis: Arc::new(FixedProbe(true)),
+        prompts: None,
+    })
+    .with_guard(&[]);
+    // Whether keys exist cannot be known: the page says the store is unavailable.
+    let r = app.call_text(get("/features", None)).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(r.body.contains("The key store is unavailable"));
+    // Signing in cannot check the key either: 503, and no session is started.
+    let form_page = app.call_text(get("/sign-in", None)).await;
+    let cookie = session_cookie(&form_page).unwrap();
+    let token = csrf(&form_page.body);
+    let r = app.call_text(form("/sign-in", &cookie, &format!("csrf={token}&key=some-key"))).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(session_cookie(&r).is_none());
+}
