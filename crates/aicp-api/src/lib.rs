@@ -7,6 +7,7 @@ pub mod config;
 pub mod dashboard;
 pub mod embedding;
 pub mod error;
+pub mod folding;
 pub mod guard;
 pub mod keys;
 pub mod live;

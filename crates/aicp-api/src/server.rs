@@ -16,7 +16,7 @@ use aicp_domain::{
 use aicp_similarity::MinHashAnalyzer;
 use aicp_storage::{
     GroupCommitConfig, PgAnalyticsRepository, PgCostRepository, PgEventExporter, PgEventRepository,
-    PgHealth, PgKeyStore, PgPriceRepository, PgPromptRepository, PoolConfig,
+    PgHealth, PgKeyStore, PgPriceRepository, PgPromptRepository, PgRollupFolder, PoolConfig,
 };
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -53,6 +53,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         max_rows_per_commit: config.ingest_max_rows_per_commit,
     };
     let (repo, writers) = PgEventRepository::start(pg.clone(), &group_commit);
+    // The fold has its own connection, so that a busy request pool cannot starve it.
+    let pg_fold = aicp_storage::build_pool(&PoolConfig { max_size: 1, ..pool_config.clone() })?;
     let redis = aicp_cache::build_pool(&config.redis_url, config.redis_timeout.max(PROBE_MIN))
         .context("invalid REDIS_URL")?;
     let clock = Arc::new(SystemClock);
@@ -143,6 +145,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         body_limit: config.body_limit,
     });
     let reloader = spawn_price_reload(state.clone());
+    let folder = crate::folding::spawn(PgRollupFolder::new(pg_fold), config.fold);
     let origins = config.cors_origins.clone();
     let server = HttpServer::new(move || crate::app::build(state.clone(), origins.clone()))
         .workers(config.workers)
@@ -154,6 +157,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     server.await?;
     reloader.abort();
     subscriber.abort();
+    // Safe at any point: an unfinished fold rolls back and the next process's fold takes it.
+    folder.abort();
     // Embeddings are an optional enrichment: prompts still queued are not waited for.
     if let Some(task) = indexer_task {
         task.abort();

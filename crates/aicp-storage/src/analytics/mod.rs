@@ -74,15 +74,24 @@ impl AnalyticsRepository for PgAnalyticsRepository {
                           output_tokens AS otok, calls, latency_sum AS lsum, latency_min AS lmin, \
                           latency_max AS lmax FROM rollup_user_daily WHERE project_id = $1 \
                           AND bucket >= $6 AND bucket < $7";
-            let raw = |lo: &str, hi: &str| {
+            let raw = |table: &str, lo: &str, hi: &str| {
                 format!(
                     "SELECT user_id AS dim, verified_cost_usd, input_tokens::bigint, output_tokens::bigint, \
-                     1, latency_ms, latency_ms, latency_ms FROM events WHERE project_id = $1 AND created_at >= {lo} \
+                     1, latency_ms, latency_ms, latency_ms FROM {table} WHERE project_id = $1 AND created_at >= {lo} \
                      AND created_at < {hi} AND user_id IS NOT NULL AND {}",
                     filter_sql(true)
                 )
             };
-            (plan, format!("{rollup} UNION ALL {} UNION ALL {}", raw("$2", "$4"), raw("$5", "$3")))
+            // The rollup's days ($4..$5 = $6..$7 in this plan) plus their pending events.
+            (
+                plan,
+                format!(
+                    "{rollup} UNION ALL {} UNION ALL {} UNION ALL {}",
+                    raw("events", "$2", "$4"),
+                    raw("events", "$5", "$3"),
+                    raw("rollup_pending", "$4", "$5")
+                ),
+            )
         } else {
             let col = match group_by {
                 GroupBy::Feature => "feature",
@@ -393,9 +402,12 @@ impl AnalyticsRepository for PgAnalyticsRepository {
         }
         let mut conn = self.conn().await?;
         let r: TotalsSql = diesel::sql_query(
-            "SELECT coalesce(sum(cost_usd), 0) AS cost, coalesce(sum(calls), 0)::numeric AS calls, \
-             coalesce(sum(input_tokens + output_tokens), 0)::numeric AS tokens \
-             FROM rollup_daily WHERE project_id = $1",
+            "SELECT coalesce(sum(cost), 0) AS cost, coalesce(sum(calls), 0)::numeric AS calls, \
+             coalesce(sum(tokens), 0)::numeric AS tokens FROM (\
+             SELECT cost_usd AS cost, calls, input_tokens + output_tokens AS tokens \
+             FROM rollup_daily WHERE project_id = $1 UNION ALL \
+             SELECT verified_cost_usd, 1, input_tokens::bigint + output_tokens \
+             FROM rollup_pending WHERE project_id = $1) t",
         )
         .bind::<Text, _>(project.as_str().to_owned())
         .get_result(&mut conn)
