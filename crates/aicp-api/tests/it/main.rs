@@ -12,6 +12,7 @@ mod dashboard;
 mod dashboard_access;
 mod errors;
 mod export;
+mod fold;
 mod guard;
 mod health;
 mod ingest;
