@@ -5,6 +5,7 @@ pub mod access;
 pub mod app;
 pub mod config;
 pub mod dashboard;
+pub mod disconnect;
 pub mod embedding;
 pub mod error;
 pub mod folding;

@@ -84,10 +84,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .context("invalid REDIS_URL")?;
     let subscriber = hub.spawn_subscriber();
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let live = Live {
         feed: hub.clone(),
         slots: Slots::new(config.live_max_per_project, config.live_max_clients),
         keepalive: config.live_keepalive,
+        closing: closing_rx,
     };
     let analyzer: Arc<dyn PromptAnalyzer> = Arc::new(MinHashAnalyzer::default());
     let prompt_repo = Arc::new(PgPromptRepository::new(pg.clone()));
@@ -150,11 +152,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let server = HttpServer::new(move || crate::app::build(state.clone(), origins.clone()))
         .workers(config.workers)
         .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .on_connect(crate::disconnect::on_connect)
+        // Our own signal handling: live streams must end before a graceful stop can finish.
+        .disable_signals()
         .bind((config.host.as_str(), config.port))
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?
         .run();
+    let handle = server.handle();
+    let stopper = tokio::spawn(async move {
+        let signal = shutdown_signal().await;
+        tracing::info!(signal, "shutting down: ending live streams, finishing requests");
+        let _ = closing.send(true);
+        handle.stop(true).await;
+    });
     tracing::info!(host = %config.host, port = config.port, "listening");
     server.await?;
+    stopper.abort();
     reloader.abort();
     subscriber.abort();
     // Safe at any point: an unfinished fold rolls back and the next process's fold takes it.
@@ -169,6 +182,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C); both stop gracefully. Returns the signal's name.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        _ => {
+            // Without signal handlers (should not happen on Unix), Ctrl-C still works.
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
 }
 
 /// Semantic similarity over the embeddings provider of `config`: what `/similar?mode=semantic`
