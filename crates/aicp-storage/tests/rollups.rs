@@ -144,6 +144,16 @@ async fn assert_reads_are_exact(
     assert_eq!(stats.calls, u64::try_from(calls).unwrap());
     assert_eq!(stats.cost.amount(), cost.parse::<Decimal>().unwrap());
     assert_eq!(stats.input_tokens, u64::try_from(input).unwrap());
+    let naive: Vec<i64> = client
+        .query_one(
+            "SELECT aicp_hist(latency_ms) FROM events WHERE project_id = $1",
+            &[&project.as_str()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let read: Vec<i64> = stats.latency.counts.iter().map(|c| i64::try_from(*c).unwrap()).collect();
+    assert_eq!(read, naive, "the merged latency histogram differs from the raw rows'");
     let by_user = analytics
         .breakdown(project, &window, aicp_domain::analytics::GroupBy::User, &Filter::default(), 100)
         .await
