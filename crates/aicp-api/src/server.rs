@@ -145,6 +145,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         redis: Arc::new(RedisHealth::new(redis, PROBE_TIMEOUT)),
         clock,
         body_limit: config.body_limit,
+        body_timeout: config.body_timeout,
     });
     let reloader = spawn_price_reload(state.clone());
     let folder = crate::folding::spawn(PgRollupFolder::new(pg_fold), config.fold);

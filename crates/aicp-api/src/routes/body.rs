@@ -1,22 +1,36 @@
-//! Reading JSON request bodies: declared type, size limit, parse errors as 4xx.
+//! Reading JSON request bodies: declared type, size limit, time limit, parse errors as 4xx.
+//!
+//! Duplicate keys in an object: the last one wins, as with the original's `JSON.parse`
+//! (documented in docs/API.md; rejecting them would break clients that work today).
 
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, web};
 use futures_util::StreamExt;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
-/// Checks the `Content-Type`, reads at most `limit` bytes and parses them as JSON.
+/// The body timeout when the application state is not at hand.
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Checks the `Content-Type`, reads at most `limit` bytes within the body timeout
+/// ([`AppState::body_timeout`]) and parses them as JSON.
 ///
 /// # Errors
-/// 415 when not declared as JSON, 413 above `limit`, 400 when not JSON.
+/// 415 when not declared as JSON, 413 above `limit`, 408 when the body is too slow, 400 when not
+/// JSON.
 pub async fn read_json(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
 ) -> Result<serde_json::Value, ApiError> {
     require_json(req)?;
-    let body = read_limited(req, payload, limit).await?;
+    let timeout = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |state| state.body_timeout);
+    let body = tokio::time::timeout(timeout, read_limited(req, payload, limit))
+        .await
+        .map_err(|_| ApiError::BodyTimeout { seconds: timeout.as_secs() })??;
     serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))
 }
 

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::health).service(
+    cfg.service(health::health).service(health::ready).service(
         web::scope("/api/v1")
             .service(events::ingest)
             .service(analytics::cost_breakdown)
