@@ -45,24 +45,30 @@ impl InsertFailure {
 /// The insert statement over one group's columns. A query type of our own (rather than
 /// `sql_query`, which diesel never caches) so that diesel-async prepares it once per connection:
 /// parsing and planning this statement cost more than executing it for small batches.
-struct InsertStatement<'a> {
+/// `PROMPTS`: whether any row carries a prompt (then its fingerprint is folded too); the two
+/// shapes are two statements.
+struct InsertStatement<'a, const PROMPTS: bool> {
     cols: &'a Columns,
-    /// Whether any row carries a prompt (then its fingerprint is folded too).
-    with_prompts: bool,
 }
 
-impl QueryId for InsertStatement<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+/// The static query id of an [`InsertStatement`] shape.
+struct InsertId<const PROMPTS: bool>;
+
+/// A static id lets diesel find the prepared statement by type, instead of rendering the ~3 KB
+/// statement text and hashing it on every execution to look it up (about 3 % of a single-event
+/// request's instructions under callgrind).
+impl<const PROMPTS: bool> QueryId for InsertStatement<'_, PROMPTS> {
+    type QueryId = InsertId<PROMPTS>;
+    const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl Query for InsertStatement<'_> {
+impl<const PROMPTS: bool> Query for InsertStatement<'_, PROMPTS> {
     type SqlType = diesel::sql_types::Uuid;
 }
 
-impl QueryFragment<Pg> for InsertStatement<'_> {
+impl<const PROMPTS: bool> QueryFragment<Pg> for InsertStatement<'_, PROMPTS> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let (head, tail) = insert_sql(self.with_prompts);
+        let (head, tail) = insert_sql(PROMPTS);
         let c = self.cols;
         out.push_sql(head);
         let mut n = 0;
@@ -273,11 +279,12 @@ async fn insert(
         cols.push(id, batches[b].project.as_str(), &batches[b].events[i], received_at);
     }
     let mut conn = pool.get().await.map_err(|e| InsertFailure::Pool(e.to_string()))?;
-    let inserted: Vec<Uuid> =
-        InsertStatement { with_prompts: cols.prompt_hash.iter().any(Option::is_some), cols: &cols }
-            .load(&mut conn)
-            .await
-            .map_err(InsertFailure::Query)?;
+    let inserted: Vec<Uuid> = if cols.prompt_hash.iter().any(Option::is_some) {
+        InsertStatement::<true> { cols: &cols }.load(&mut conn).await
+    } else {
+        InsertStatement::<false> { cols: &cols }.load(&mut conn).await
+    }
+    .map_err(InsertFailure::Query)?;
 
     let inserted: HashSet<Uuid> = inserted.into_iter().collect();
     let mut summaries: Vec<InsertSummary> = vec![InsertSummary::default(); batches.len()];
