@@ -41,6 +41,8 @@
 //! | `EMBEDDINGS_MAX_CHARS` | `16000` | Longest text sent (longer prompts are cut, at a character boundary) |
 //! | `WORKERS` | number of CPUs | HTTP worker threads |
 //! | `SHUTDOWN_TIMEOUT_SECS` | `30` | How long in-flight requests may finish after SIGTERM/SIGINT |
+//! | `OTLP_FEATURE_ATTRIBUTE` | `aicp.feature` | Span (then resource) attribute naming the feature of an OTLP GenAI span; the span name when absent |
+//! | `METRICS_ADDR` | (none: `/metrics` on the main port, admin key required) | `host:port` serving `GET /metrics` without authentication, for a scraper on a private network |
 
 use std::time::Duration;
 
@@ -117,6 +119,10 @@ pub struct Config {
     pub workers: usize,
     /// Graceful shutdown budget.
     pub shutdown_timeout: Duration,
+    /// Attribute naming the feature of an OTLP span.
+    pub otlp_feature_attribute: String,
+    /// Separate, unauthenticated listen address of `GET /metrics`.
+    pub metrics_addr: Option<String>,
 }
 
 /// An OpenAI-compatible embeddings API.
@@ -210,6 +216,15 @@ impl Config {
             ingest_queue: positive("INGEST_QUEUE", 1024)?,
             ingest_max_rows_per_commit: positive("INGEST_MAX_ROWS_PER_COMMIT", 4000)?,
             export_max_rows: Some(num("EXPORT_MAX_ROWS", 0)?).filter(|n| *n > 0),
+            otlp_feature_attribute: text(
+                "OTLP_FEATURE_ATTRIBUTE",
+                aicp_domain::otlp::DEFAULT_FEATURE_ATTRIBUTE,
+            )
+            .trim()
+            .to_owned(),
+            metrics_addr: get("METRICS_ADDR")
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty()),
             prompt_storage: match text("PROMPT_STORAGE", "fingerprint").as_str() {
                 "fingerprint" | "none" => aicp_domain::PromptStorage::Fingerprint,
                 "preview" => {

@@ -1,6 +1,7 @@
 //! The `/api` guard: authentication (who acts, for which project) then rate limiting, in the
 //! original's order (auth before limits, both before routing, so unknown `/api` paths are
-//! authenticated too). `/health`, the OpenAPI document and CORS preflights are not guarded.
+//! authenticated too). It also guards OTLP's `/v1/traces` (an ingest endpoint at the path OTLP
+//! exporters expect). `/health`, the OpenAPI document and CORS preflights are not guarded.
 
 use std::net::IpAddr;
 
@@ -18,6 +19,9 @@ use subtle::ConstantTimeEq;
 use crate::access::verify_stream_token;
 use crate::request_id::current_request_id;
 use crate::state::AppState;
+
+/// OTLP/HTTP trace export: guarded and limited like `POST /api/v1/events`.
+const OTLP_TRACES: &str = "/v1/traces";
 
 /// The key a request presents: `X-API-Key`, else `Authorization: Bearer`.
 fn presented_key(headers: &HeaderMap) -> Option<String> {
@@ -79,7 +83,8 @@ pub async fn middleware(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let path = req.path().to_owned();
-    let open = !path.starts_with("/api/")
+    // OTLP's standard path is outside /api; it is an ingest endpoint all the same.
+    let open = (!path.starts_with("/api/") && path != OTLP_TRACES)
         || path == "/api/v1/openapi.json"
         || req.method() == Method::OPTIONS;
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
@@ -150,15 +155,16 @@ pub async fn middleware(
             return Ok(req.into_response(res));
         }
     };
-    let policy = if path == "/api/v1/events" && req.method() == Method::POST {
-        Some(&guard.policies.events)
-    } else if path.starts_with("/api/v1/analytics/") || path.starts_with("/api/v1/pricing") {
-        Some(&guard.policies.analytics)
-    } else if path.starts_with("/api/v1/export/") {
-        Some(&guard.policies.export)
-    } else {
-        None
-    };
+    let policy =
+        if (path == "/api/v1/events" || path == OTLP_TRACES) && req.method() == Method::POST {
+            Some(&guard.policies.events)
+        } else if path.starts_with("/api/v1/analytics/") || path.starts_with("/api/v1/pricing") {
+            Some(&guard.policies.analytics)
+        } else if path.starts_with("/api/v1/export/") {
+            Some(&guard.policies.export)
+        } else {
+            None
+        };
     let identity = match (&principal.key_id, &presented) {
         (Some(id), _) => format!("k:{id}"),
         (None, Some(_)) => format!("p:{}", principal.project),

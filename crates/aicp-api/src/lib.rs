@@ -10,6 +10,7 @@ pub mod error;
 pub mod guard;
 pub mod keys;
 pub mod live;
+pub mod metrics;
 pub mod request_id;
 pub mod request_scope;
 pub mod routes;

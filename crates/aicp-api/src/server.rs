@@ -141,6 +141,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         redis: Arc::new(RedisHealth::new(redis, PROBE_TIMEOUT)),
         clock,
         body_limit: config.body_limit,
+        otlp: aicp_domain::otlp::SpanMapping {
+            feature_attribute: config.otlp_feature_attribute.clone(),
+        },
     });
     let reloader = spawn_price_reload(state.clone());
     let origins = config.cors_origins.clone();

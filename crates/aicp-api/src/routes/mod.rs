@@ -7,6 +7,7 @@ pub mod events;
 pub mod export;
 pub mod health;
 pub mod openapi;
+pub mod otlp;
 pub mod pricing;
 pub mod prompts;
 pub mod query;
@@ -20,7 +21,7 @@ use crate::error::ApiError;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::health).service(
+    cfg.service(health::health).service(otlp::traces).service(
         web::scope("/api/v1")
             .service(events::ingest)
             .service(analytics::cost_breakdown)

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, IssueBody};
-use crate::routes::{admin, analytics, events, export, health, pricing, prompts, stream};
+use crate::routes::{admin, analytics, events, export, health, otlp, pricing, prompts, stream};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -17,6 +17,7 @@ use crate::routes::{admin, analytics, events, export, health, pricing, prompts, 
     paths(
         health::health,
         events::ingest,
+        otlp::traces,
         analytics::cost_breakdown,
         analytics::flamegraph,
         analytics::timeseries,

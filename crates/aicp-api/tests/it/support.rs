@@ -365,6 +365,7 @@ fn state_with(
         dashboard: aicp_api::dashboard::Dashboard {
             sessions: aicp_api::dashboard::session::Sessions::ephemeral(),
         },
+        otlp: aicp_domain::otlp::SpanMapping::default(),
     })
 }
 
