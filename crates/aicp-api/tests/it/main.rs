@@ -8,6 +8,7 @@
 
 mod analytics;
 mod browser;
+mod client;
 mod dashboard;
 mod dashboard_access;
 mod errors;
