@@ -1,7 +1,7 @@
 //! The `/api` guard: authentication (who acts, for which project) then rate limiting, in the
 //! original's order (auth before limits, both before routing, so unknown `/api` paths are
 //! authenticated too). It also guards OTLP's `/v1/traces` (an ingest endpoint at the path OTLP
-//! exporters expect). `/health`, the OpenAPI document and CORS preflights are not guarded.
+//! exporters expect) and `/metrics` (admin key). `/health`, the OpenAPI document and CORS preflights are not guarded.
 
 use std::net::IpAddr;
 
@@ -22,6 +22,8 @@ use crate::state::AppState;
 
 /// OTLP/HTTP trace export: guarded and limited like `POST /api/v1/events`.
 const OTLP_TRACES: &str = "/v1/traces";
+/// Prometheus metrics on the main port: admin key, like `/api/v1/admin/*`.
+const METRICS: &str = "/metrics";
 
 /// The key a request presents: `X-API-Key`, else `Authorization: Bearer`.
 fn presented_key(headers: &HeaderMap) -> Option<String> {
@@ -84,7 +86,7 @@ pub async fn middleware(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let path = req.path().to_owned();
     // OTLP's standard path is outside /api; it is an ingest endpoint all the same.
-    let open = (!path.starts_with("/api/") && path != OTLP_TRACES)
+    let open = (!path.starts_with("/api/") && path != OTLP_TRACES && path != METRICS)
         || path == "/api/v1/openapi.json"
         || req.method() == Method::OPTIONS;
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
@@ -100,7 +102,7 @@ pub async fn middleware(
             .then(|| state.dashboard.sessions.key_of(req.request()))
             .flatten()
     });
-    if path.starts_with("/api/v1/admin/") {
+    if path.starts_with("/api/v1/admin/") || path == METRICS {
         let ok = match (&guard.admin_digest, &presented) {
             (Some(want), Some(key)) => bool::from(guard.auth.digester().digest(key).ct_eq(want)),
             _ => false,
@@ -178,6 +180,9 @@ pub async fn middleware(
         (Some(policy), Some(limiter)) => Some((limiter.check(&identity, policy, 1).await, policy)),
         _ => None,
     };
+    if let Some((d, policy)) = &decision {
+        crate::metrics::rate_decision(&policy.name, d.allowed);
+    }
     if let Some((d, policy)) = &decision
         && !d.allowed
     {

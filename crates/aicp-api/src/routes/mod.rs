@@ -6,6 +6,7 @@ pub mod body;
 pub mod events;
 pub mod export;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod otlp;
 pub mod pricing;
@@ -21,7 +22,7 @@ use crate::error::ApiError;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::health).service(otlp::traces).service(
+    cfg.service(health::health).service(otlp::traces).service(metrics::scrape).service(
         web::scope("/api/v1")
             .service(events::ingest)
             .service(analytics::cost_breakdown)

@@ -4,7 +4,9 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, IssueBody};
-use crate::routes::{admin, analytics, events, export, health, otlp, pricing, prompts, stream};
+use crate::routes::{
+    admin, analytics, events, export, health, metrics, otlp, pricing, prompts, stream,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -18,6 +20,7 @@ use crate::routes::{admin, analytics, events, export, health, otlp, pricing, pro
         health::health,
         events::ingest,
         otlp::traces,
+        metrics::scrape,
         analytics::cost_breakdown,
         analytics::flamegraph,
         analytics::timeseries,

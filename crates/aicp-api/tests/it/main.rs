@@ -18,6 +18,7 @@ mod gzip;
 mod health;
 mod ingest;
 mod live;
+mod metrics;
 mod otlp;
 mod pricing;
 mod process;
