@@ -379,6 +379,20 @@ mod tests {
     }
 
     #[test]
+    fn the_otlp_feature_attribute_and_metrics_address_have_documented_defaults() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.otlp_feature_attribute, "aicp.feature");
+        assert_eq!(c.metrics_addr, None);
+        let c = with(&[
+            ("OTLP_FEATURE_ATTRIBUTE", " app.feature "),
+            ("METRICS_ADDR", "127.0.0.1:9464"),
+        ])
+        .unwrap();
+        assert_eq!(c.otlp_feature_attribute, "app.feature");
+        assert_eq!(c.metrics_addr.as_deref(), Some("127.0.0.1:9464"));
+    }
+
+    #[test]
     fn bad_embeddings_settings_are_start_up_errors() {
         let url = ("EMBEDDINGS_URL", "https://api.example.com/v1");
         assert!(with(&[("EMBEDDINGS_URL", "api.example.com")]).is_err());
