@@ -1,7 +1,7 @@
 //! The client: a bounded buffer in front of one background task that batches and sends.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::event::Event;
-use crate::send::{Sender, Settings};
+use crate::send::{Counters, Sender, Settings};
 
 /// Most events the server takes in one request.
 const MAX_BATCH: usize = 500;
@@ -248,17 +248,6 @@ pub(crate) struct Shared {
     batch_size: usize,
     wake: Notify,
     pub(crate) counters: Counters,
-}
-
-/// The counters behind [`Stats`].
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) recorded: AtomicU64,
-    pub(crate) sent: AtomicU64,
-    pub(crate) dropped: AtomicU64,
-    pub(crate) rejected: AtomicU64,
-    pub(crate) failed: AtomicU64,
-    pub(crate) retries: AtomicU64,
 }
 
 enum Command {

@@ -2,18 +2,28 @@
 //! dropped on a `400` that names them, oversized batches split on `413`.
 
 use std::io::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rand::Rng;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 
-use crate::client::Counters;
 use crate::event::Event;
 
 /// Longest `Retry-After` obeyed; a larger one is cut to this (the batch is retried, not lost).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// What the client counts (read into `Stats` by the client).
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) recorded: AtomicU64,
+    pub(crate) sent: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) retries: AtomicU64,
+}
 
 /// How requests are made and retried.
 #[derive(Debug, Clone)]
