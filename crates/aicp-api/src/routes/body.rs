@@ -1,5 +1,5 @@
-//! Reading request bodies: declared type, `Content-Encoding` (gzip, deflate, br, zstd), a size
-//! limit that holds after decompression, parse errors as 4xx.
+//! Reading request bodies: declared type, `Content-Encoding` (gzip, deflate), a size limit that
+//! holds before and after decompression, parse errors as 4xx.
 
 use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, web};
@@ -21,23 +21,67 @@ pub async fn read_json(
     serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))
 }
 
-/// Reads the body, decompressed per its `Content-Encoding`, refusing it as soon as more than
-/// `limit` bytes arrive or come out of decompression.
+/// Reads the body, decompressed per its `Content-Encoding` (`gzip`, `deflate` or none), refusing
+/// it as soon as more than `limit` bytes arrive or come out of decompression.
 ///
 /// # Errors
-/// 413 above `limit`, 400 when the body cannot be read or decompressed.
+/// 413 above `limit` (compressed or not), 400 for another encoding or a body that does not
+/// decompress.
 pub async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
 ) -> Result<web::BytesMut, ApiError> {
-    let encoded = req.headers().contains_key(CONTENT_ENCODING);
-    if encoded {
-        // Content-Length counts compressed bytes; the limit is checked on what decompresses.
-        let stream = actix_web::dev::Decompress::from_headers(payload, req.headers());
-        read_stream(stream, limit, None).await
+    let encoding = req
+        .headers()
+        .get(CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    let gzip = match encoding.as_deref() {
+        None | Some("" | "identity") => return read_limited(req, payload, limit).await,
+        Some("gzip" | "x-gzip") => true,
+        Some("deflate") => false,
+        Some(other) => {
+            return Err(ApiError::InvalidParameter(format!(
+                "Content-Encoding must be gzip, deflate or identity, got {other:?}"
+            )));
+        }
+    };
+    let compressed = read_limited(req, payload, limit).await?.freeze();
+    // Inflated here, in bounded steps, rather than by actix's decoder, which inflates each
+    // network chunk whole (a 64 KiB chunk of zeros is 64 MiB before any limit applies).
+    if compressed.len() <= INLINE_INFLATE_BYTES {
+        inflate(&compressed, gzip, limit)
     } else {
-        read_limited(req, payload, limit).await
+        web::block(move || inflate(&compressed, gzip, limit))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("inflate task failed: {e}")))?
+    }
+}
+
+/// Compressed bodies up to this size are inflated on the request's thread; larger ones on the
+/// blocking pool, so that a large body does not stall the other requests of its worker.
+const INLINE_INFLATE_BYTES: usize = 64 * 1024;
+
+fn inflate(compressed: &[u8], gzip: bool, limit: usize) -> Result<web::BytesMut, ApiError> {
+    use std::io::Read;
+    let mut reader: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(compressed))
+    } else {
+        Box::new(flate2::read::ZlibDecoder::new(compressed))
+    };
+    let mut out = web::BytesMut::with_capacity((compressed.len() * 4).min(limit));
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| {
+            ApiError::MalformedJson(format!("the body could not be decompressed: {e}"))
+        })?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if out.len() + n > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        out.extend_from_slice(&buf[..n]);
     }
 }
 
