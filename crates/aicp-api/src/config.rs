@@ -17,6 +17,8 @@
 //! | `INGEST_WRITERS` | `2` | Group-commit writer tasks |
 //! | `INGEST_QUEUE` | `1024` | Ingest requests that may wait for a writer; beyond it → 503 at once |
 //! | `INGEST_MAX_ROWS_PER_COMMIT` | `4000` | Most events one writer commits in one transaction |
+//! | `ROLLUP_FOLD_INTERVAL_MS` | `200` | Pause of the rollup fold once it has caught up (answers are exact either way; this is how fresh the rollup tables are) |
+//! | `ROLLUP_FOLD_BATCH` | `20000` | Most pending events one fold takes (one transaction) |
 //! | `EXPORT_MAX_ROWS` | `0` (no limit) | Most rows one events export returns; a cut export says so in `X-Export-Truncated` |
 //! | `API_KEYS` | (none) | The original's comma-separated keys; they act for project `default`. With neither these nor a stored key, authentication is off and everything is project `default` |
 //! | `KEY_PEPPER` | a development value (warned about) | Secret mixed into the stored key digests (HMAC-SHA256); set it in production and never change it |
@@ -81,6 +83,8 @@ pub struct Config {
     pub ingest_writers: usize,
     /// Group-commit queue capacity (requests).
     pub ingest_queue: usize,
+    /// Pace of the background rollup fold.
+    pub fold: aicp_domain::rollups::FoldPolicy,
     /// Rows per group commit.
     pub ingest_max_rows_per_commit: usize,
     /// The original's `API_KEYS`.
@@ -215,6 +219,12 @@ impl Config {
             ingest_writers: positive("INGEST_WRITERS", 2)?,
             ingest_queue: positive("INGEST_QUEUE", 1024)?,
             ingest_max_rows_per_commit: positive("INGEST_MAX_ROWS_PER_COMMIT", 4000)?,
+            fold: aicp_domain::rollups::FoldPolicy {
+                interval: Duration::from_millis(num("ROLLUP_FOLD_INTERVAL_MS", 200)?),
+                max_events: u32::try_from(positive("ROLLUP_FOLD_BATCH", 20_000)?)
+                    .context("ROLLUP_FOLD_BATCH is too large")?,
+                ..aicp_domain::rollups::FoldPolicy::default()
+            },
             export_max_rows: Some(num("EXPORT_MAX_ROWS", 0)?).filter(|n| *n > 0),
             otlp_feature_attribute: text(
                 "OTLP_FEATURE_ATTRIBUTE",

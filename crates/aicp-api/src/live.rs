@@ -19,6 +19,9 @@ pub struct Live {
     pub slots: Arc<Slots>,
     /// Interval of `: keepalive` comments.
     pub keepalive: Duration,
+    /// Becomes `true` when the server starts shutting down: every stream then says so and ends,
+    /// instead of holding the graceful shutdown until its timeout.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Connection caps, per project and in total.

@@ -16,7 +16,7 @@ use aicp_domain::{
 use aicp_similarity::MinHashAnalyzer;
 use aicp_storage::{
     GroupCommitConfig, PgAnalyticsRepository, PgCostRepository, PgEventExporter, PgEventRepository,
-    PgHealth, PgKeyStore, PgPriceRepository, PgPromptRepository, PoolConfig,
+    PgHealth, PgKeyStore, PgPriceRepository, PgPromptRepository, PgRollupFolder, PoolConfig,
 };
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -53,6 +53,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         max_rows_per_commit: config.ingest_max_rows_per_commit,
     };
     let (repo, writers) = PgEventRepository::start(pg.clone(), &group_commit);
+    // The fold has its own connection, so that a busy request pool cannot starve it.
+    let pg_fold = aicp_storage::build_pool(&PoolConfig { max_size: 1, ..pool_config.clone() })?;
     let redis = aicp_cache::build_pool(&config.redis_url, config.redis_timeout.max(PROBE_MIN))
         .context("invalid REDIS_URL")?;
     let clock = Arc::new(SystemClock);
@@ -82,10 +84,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .context("invalid REDIS_URL")?;
     let subscriber = hub.spawn_subscriber();
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let live = Live {
         feed: hub.clone(),
         slots: Slots::new(config.live_max_per_project, config.live_max_clients),
         keepalive: config.live_keepalive,
+        closing: closing_rx,
     };
     let analyzer: Arc<dyn PromptAnalyzer> = Arc::new(MinHashAnalyzer::default());
     let prompt_repo = Arc::new(PgPromptRepository::new(pg.clone()));
@@ -152,15 +156,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => None,
         Some(addr) => Some(serve_metrics(addr, state.clone())?),
     };
+    let folder = crate::folding::spawn(PgRollupFolder::new(pg_fold), config.fold);
     let origins = config.cors_origins.clone();
     let server = HttpServer::new(move || crate::app::build(state.clone(), origins.clone()))
         .workers(config.workers)
         .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .on_connect(crate::disconnect::on_connect)
+        // Our own signal handling: live streams must end before a graceful stop can finish.
+        .disable_signals()
         .bind((config.host.as_str(), config.port))
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?
         .run();
+    let handle = server.handle();
+    let stopper = tokio::spawn(async move {
+        let signal = shutdown_signal().await;
+        tracing::info!(signal, "shutting down: ending live streams, finishing requests");
+        let _ = closing.send(true);
+        handle.stop(true).await;
+    });
     tracing::info!(host = %config.host, port = config.port, "listening");
     server.await?;
+    stopper.abort();
     reloader.abort();
     if let Some(task) = upkeep {
         task.abort();
@@ -169,6 +185,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         task.abort();
     }
     subscriber.abort();
+    // Safe at any point: an unfinished fold rolls back and the next process's fold takes it.
+    folder.abort();
     // Embeddings are an optional enrichment: prompts still queued are not waited for.
     if let Some(task) = indexer_task {
         task.abort();
@@ -201,6 +219,22 @@ fn serve_metrics(
     .run();
     tracing::info!(addr, "metrics listening");
     Ok(tokio::spawn(server))
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C); both stop gracefully. Returns the signal's name.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        _ => {
+            // Without signal handlers (should not happen on Unix), Ctrl-C still works.
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
 }
 
 /// Semantic similarity over the embeddings provider of `config`: what `/similar?mode=semantic`

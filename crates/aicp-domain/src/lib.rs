@@ -18,6 +18,7 @@ pub mod project;
 pub mod prompts;
 pub mod provider;
 pub mod ratelimit;
+pub mod rollups;
 pub mod similarity;
 pub mod text;
 pub mod timestamp;

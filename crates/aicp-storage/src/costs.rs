@@ -256,6 +256,10 @@ impl CostRepository for PgCostRepository {
         let lock_project = project.clone();
         let changed = conn
             .transaction::<_, diesel::result::Error, _>(async move |c| {
+                // The update moves rollup rows by differences, so nothing it touches may still
+                // be pending (its old cost would be folded in later, on top of the difference):
+                // fold everything under the fold lock, which also keeps folds out until commit.
+                crate::fold::fold_everything_locked(c).await?;
                 // Lock the rows first, in id order: the update below then reads costs no
                 // concurrent re-pricing can change before it commits (a FOR UPDATE inside the
                 // data-modifying statement would hide the rows from its own UPDATE).

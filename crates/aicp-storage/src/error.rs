@@ -14,7 +14,11 @@ pub(crate) fn is_transient(e: &DieselError) -> bool {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure
             ) || {
                 let msg = info.message();
-                msg.contains("terminating connection")
+                // A backend killed mid-statement (pg_terminate_backend, kill -9, failover)
+                // reaches diesel-async as a closed connection without an SQLSTATE.
+                msg.contains("connection closed")
+                    || msg.contains("server closed the connection")
+                    || msg.contains("terminating connection")
                     || msg.contains("the database system is")
                     || msg.contains("deadlock detected")
                     || msg.contains("too many connections")

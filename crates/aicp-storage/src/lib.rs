@@ -6,6 +6,7 @@ pub mod costs;
 mod error;
 pub mod events;
 pub mod export;
+pub mod fold;
 pub mod health;
 pub mod keys;
 pub mod migrate;
@@ -19,9 +20,10 @@ pub use analytics::PgAnalyticsRepository;
 pub use costs::PgCostRepository;
 pub use events::{
     GroupCommitConfig, PgEventRepository, ROLLUP_INPUT, WriterHandle, fold_into_rollups_sql,
-    prompt_fold_cte,
+    fold_pending_sql, prompt_fold_cte,
 };
 pub use export::PgEventExporter;
+pub use fold::PgRollupFolder;
 pub use health::PgHealth;
 pub use keys::PgKeyStore;
 pub use migrate::{MIGRATIONS, ensure_database, migrations_fingerprint, run_migrations};

@@ -157,6 +157,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    rollup_pending (project_id, created_at, id) {
+        project_id -> Text,
+        created_at -> Timestamptz,
+        id -> Uuid,
+        feature -> Text,
+        model -> Text,
+        provider -> Text,
+        user_id -> Nullable<Text>,
+        is_error -> Bool,
+        retry_count -> Int4,
+        cached_tokens -> Int4,
+        is_streaming -> Bool,
+        priced_as -> Nullable<Text>,
+        input_tokens -> Int4,
+        output_tokens -> Int4,
+        cache_write_tokens -> Int4,
+        reasoning_tokens -> Int4,
+        verified_cost_usd -> Numeric,
+        latency_ms -> Int4,
+        queued_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     rollup_user_daily (project_id, bucket, user_id) {
         project_id -> Text,
         bucket -> Timestamptz,
@@ -182,5 +206,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     prompt_fingerprints,
     rollup_daily,
     rollup_hourly,
+    rollup_pending,
     rollup_user_daily,
 );

@@ -191,3 +191,58 @@ async fn a_full_queue_refuses_at_once_instead_of_waiting() {
         p.abort();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insert_whose_backend_is_killed_mid_statement_is_unavailable_and_stores_nothing() {
+    // A closed connection carries no SQLSTATE; it used to be reported as an unexpected error
+    // (500) although nothing was stored and a retry succeeds (503 + Retry-After).
+    let db = TestDatabase::new().await;
+    let (repo, _w) = repo(&db).await;
+    let client = db.client().await;
+    // One priced event copied (pricing each would parse the catalogue 20,000 times).
+    let one = event("tr_1", "s");
+    let events: Vec<PricedEvent> = (0..20_000)
+        .map(|i| {
+            let mut e = one.clone();
+            e.event.span_id = format!("s{i}");
+            e
+        })
+        .collect();
+    let big = EventBatch { project: ProjectId::default_project(), events };
+    let mut caught = false;
+    for _ in 0..5 {
+        let insert = {
+            let repo = Arc::clone(&repo);
+            let batch = big.clone();
+            tokio::spawn(async move { repo.insert_batch(batch).await })
+        };
+        let mut terminated = false;
+        for _ in 0..5_000 {
+            let n: i64 = client
+                .query_one(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid() \
+                     AND query LIKE '%INSERT INTO events%'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if n > 0 {
+                terminated = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let result = insert.await.unwrap();
+        if terminated && result.is_err() {
+            assert!(matches!(result, Err(RepoError::Unavailable(_))), "{result:?}");
+            assert_eq!(count(&db).await, 0, "a killed insert must store nothing");
+            caught = true;
+            break;
+        }
+        // The insert won the race: start over on an empty table.
+        client.batch_execute("TRUNCATE events, rollup_pending").await.unwrap();
+    }
+    assert!(caught, "no insert was caught mid-statement: the test proved nothing");
+}

@@ -7,6 +7,10 @@
 //! Each [`TestDatabase`] is dropped with `DROP DATABASE ... WITH (FORCE)`; databases left by
 //! killed runs are swept after an hour.
 
+mod rollups;
+
+pub use rollups::{orphan_or_duplicate_pending, pending_events, rollup_mismatches};
+
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 

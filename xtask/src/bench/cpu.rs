@@ -47,6 +47,8 @@ pub(super) struct CpuUse {
     pub(super) bench: Option<f64>,
     /// Every `postgres` process of the machine (other databases' too).
     pub(super) postgres: Option<f64>,
+    /// Every `redis-server` process of the machine.
+    pub(super) redis: Option<f64>,
     /// Everything else that ran on the machine meanwhile.
     pub(super) others: Option<f64>,
 }
@@ -56,16 +58,17 @@ pub(super) struct CpuProbe {
     pub(super) server: Option<f64>,
     pub(super) bench: Option<f64>,
     pub(super) postgres: HashMap<u32, f64>,
+    pub(super) redis: HashMap<u32, f64>,
     pub(super) machine: Option<(f64, f64)>,
-}
-
-/// The `/proc` stat file of the server under test.
-fn server_stat(server: &Server) -> String {
-    format!("/proc/{}/stat", server.child.id())
 }
 
 /// CPU seconds of every process named `postgres`, by pid (Linux; empty elsewhere).
 pub(super) fn postgres_cpu_seconds() -> HashMap<u32, f64> {
+    named_cpu_seconds("postgres")
+}
+
+/// CPU seconds of every process whose command name is `name`, by pid (Linux; empty elsewhere).
+fn named_cpu_seconds(name: &str) -> HashMap<u32, f64> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return HashMap::new();
     };
@@ -73,8 +76,7 @@ pub(super) fn postgres_cpu_seconds() -> HashMap<u32, f64> {
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.trim() == "postgres")
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name)
         })
         .filter_map(|pid| Some((pid, process_cpu_seconds(&format!("/proc/{pid}/stat"))?)))
         .collect()
@@ -82,11 +84,17 @@ pub(super) fn postgres_cpu_seconds() -> HashMap<u32, f64> {
 
 impl CpuProbe {
     pub(super) fn now(server: Option<&Server>) -> Self {
+        Self::of_pid(server.map(|s| s.child.id()))
+    }
+
+    /// A probe whose "server" is the process `pid` (e.g. a server we did not start).
+    pub(super) fn of_pid(pid: Option<u32>) -> Self {
         Self {
             at: Instant::now(),
-            server: server.map(server_stat).and_then(|stat| process_cpu_seconds(&stat)),
+            server: pid.and_then(|p| process_cpu_seconds(&format!("/proc/{p}/stat"))),
             bench: process_cpu_seconds("/proc/self/stat"),
             postgres: postgres_cpu_seconds(),
+            redis: named_cpu_seconds("redis-server"),
             machine: machine_cpu_seconds(),
         }
     }
@@ -97,16 +105,19 @@ impl CpuProbe {
         let server = delta(self.server, start.server);
         let bench = delta(self.bench, start.bench);
         // Processes that started during the window count from zero; those that ended are lost.
-        let postgres = (!self.postgres.is_empty()).then(|| {
-            self.postgres
-                .iter()
-                .map(|(pid, now)| now - start.postgres.get(pid).unwrap_or(&0.0))
-                .sum::<f64>()
-                / secs
-        });
+        let group = |now: &HashMap<u32, f64>, then: &HashMap<u32, f64>| {
+            (!now.is_empty()).then(|| {
+                now.iter().map(|(pid, v)| v - then.get(pid).unwrap_or(&0.0)).sum::<f64>() / secs
+            })
+        };
+        let postgres = group(&self.postgres, &start.postgres);
+        let redis = group(&self.redis, &start.redis);
         let busy = delta(self.machine.map(|m| m.0), start.machine.map(|m| m.0));
-        let known = server.unwrap_or(0.0) + bench.unwrap_or(0.0) + postgres.unwrap_or(0.0);
+        let known = server.unwrap_or(0.0)
+            + bench.unwrap_or(0.0)
+            + postgres.unwrap_or(0.0)
+            + redis.unwrap_or(0.0);
         let others = busy.map(|b| (b - known).max(0.0));
-        CpuUse { server, bench, postgres, others }
+        CpuUse { server, bench, postgres, redis, others }
     }
 }

@@ -15,55 +15,66 @@
 //! fragments, so the client spends its CPU on the network, not on JSON. Client and server share
 //! the machine: the per-scenario CPU columns say who used it.
 
+mod copy;
+mod http;
+mod lag;
 mod payload;
 mod report;
+mod wrk;
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
 use chrono::Utc;
-use futures_util::SinkExt;
-use uuid::Uuid;
 
-use super::common::{Window, percentiles};
+use super::common::Window;
 use super::cpu::CpuProbe;
 use super::server::{Server, build_server, free_port, truncate, wait_healthy};
-use crate::{Args, migrate, seed};
-use payload::{csv_tails, json_fragments};
-use report::{CopyReport, Report, RowCheck, ScenarioReport};
+use crate::{Args, migrate};
+use copy::copy_ceiling;
+use http::{TaskResult, http_task};
+use payload::json_fragments;
+use report::{Report, RowCheck, ScenarioReport};
 
 pub(super) const HELP: &str = "\
 cargo xtask bench ingest [flags]
 
 Without --url: builds the server in release (cargo build --release -p aicp-api), recreates the
-scratch database aicp_bench, starts target/release/aicp on a free port (LOG_LEVEL=warn, rate
-limits out of reach, log in target/xtask/bench-server.log), waits for /health, and stops it at
-the end.
+scratch database aicp_bench, starts target/release/aicp twice on it (free ports, LOG_LEVEL=warn,
+logs in target/xtask/bench-server-PORT.log): once with the rate limiter on (limits out of reach,
+TRUSTED_PROXIES=127.0.0.1, and every connection sends its own X-Forwarded-For address, so the
+limiter does its per-client work for distinct clients) and once with RATE_LIMIT=off. Waits for
+/health and stops both at the end.
 
-Then, for each scenario (batch 1 / 100 events, on 2 / 16 connections), each connection sends
-requests one after the other for the duration, after a warm-up that is not measured; every
-response must be 202. Then the PostgreSQL ceiling: COPY of 100-row batches (one transaction
+Then, for each scenario (batch 1 / 100 events, on 2 / 16 connections), each target in turn
+(aicp with the limiter on, aicp with it off, and the original when --original-url is given, so
+the targets alternate in one run): each connection sends requests one after the other for the
+duration, after a warm-up that is not measured; every response must be 202. While aicp is
+measured, the rollup fold's backlog (rollup_pending) is sampled every 100 ms: the lag of the
+rollups behind the events. Then the PostgreSQL ceiling: COPY of 100-row batches (one transaction
 each) into a copy of the events table, on 2 connections. Prints requests/s, events/s, p50/p99
-latency, CPU use, the ratios to the COPY ceiling and to the original's figures (14,800 events/s
-with batches of 100 on 2 connections; 2,600 requests/s with single events on 16 connections),
-and checks that the events table holds exactly the acknowledged events.
+latency, CPU use (aicp or the original, this process, PostgreSQL, Redis, the rest), the ratios
+to the original and to the COPY ceiling, the rollup lag, and checks that the events table holds
+exactly the events aicp acknowledged.
 
 Flags:
-  --duration-secs S    measured time per scenario (default: 10)
-  --warmup-secs S      unmeasured warm-up per scenario (default: 1)
-  --url URL            benchmark a running server instead (e.g. http://127.0.0.1:3100)
-  --database-url URL   with --url: its database, for the COPY ceiling and the row check
-                       (both skipped without it); without --url: the PostgreSQL server to
+  --duration-secs S    measured time per scenario and target (default: 10)
+  --warmup-secs S      unmeasured warm-up per scenario and target (default: 1)
+  --original-url URL   also drive the original at URL (e.g. http://127.0.0.1:3900), alternating
+  --original-pid PID   the original's process, for its CPU column
+  --url URL            benchmark one running aicp instead (e.g. http://127.0.0.1:3100)
+  --database-url URL   with --url: its database, for the COPY ceiling, the lag and the row
+                       check (all skipped without it); without --url: the PostgreSQL server to
                        use (its database name is replaced by aicp_bench)
+  --client C           the load generator: reqwest (default: in this process, exact row check)
+                       or wrk (apt-get install -y wrk; C with a Lua body builder, far less
+                       client CPU per request; row check as a range, see bench/ingest/wrk.rs)
+  --server-env K=V,..  more environment for both aicp servers, e.g. INGEST_WRITERS=4
   --no-build           use the existing target/release/aicp as is
-  --no-rate-limit      start the server with RATE_LIMIT=off (default: the limiter stays on,
-                       with limits no benchmark reaches, so its cost is measured)
   --keep-db            do not drop aicp_bench at the end";
 
-/// The original's figures (same scenarios).
+/// The original's figures on a quiet machine (the issue's), printed when it is not driven here.
 const ORIGINAL_EVENTS_PER_S_BATCH_100_2_CONNS: f64 = 14_800.0;
 const ORIGINAL_REQUESTS_PER_S_SINGLE_16_CONNS: f64 = 2_600.0;
 const SCENARIOS: [(usize, usize); 4] = [(1, 2), (1, 16), (100, 2), (100, 16)];
@@ -76,9 +87,12 @@ struct Flags {
     warmup: Duration,
     url: Option<String>,
     database_url: Option<String>,
+    original_url: Option<String>,
+    original_pid: Option<u32>,
+    server_env: Vec<(String, String)>,
+    wrk: bool,
     keep_db: bool,
     no_build: bool,
-    rate_limit: bool,
 }
 
 /// `bench ingest` (the benchmark name already taken from `args`).
@@ -90,15 +104,44 @@ pub(super) fn run(mut args: Args) -> anyhow::Result<()> {
         warmup: Duration::try_from_secs_f64(warmup).context("--warmup-secs")?,
         url: args.value("--url")?,
         database_url: args.value("--database-url")?,
+        original_url: args.value("--original-url")?,
+        original_pid: args.parsed("--original-pid")?,
+        server_env: server_env(args.value("--server-env")?.as_deref())?,
+        wrk: match args.value("--client")?.as_deref() {
+            None | Some("reqwest") => false,
+            Some("wrk") => true,
+            Some(other) => bail!("--client {other}: expected reqwest or wrk"),
+        },
         keep_db: args.flag("--keep-db"),
         no_build: args.flag("--no-build"),
-        rate_limit: !args.flag("--no-rate-limit"),
     };
     args.finish()?;
     if flags.duration.is_zero() {
         bail!("--duration-secs must be positive");
     }
     ingest(&flags)
+}
+
+/// `K=V,K=V` → pairs.
+fn server_env(text: Option<&str>) -> anyhow::Result<Vec<(String, String)>> {
+    text.map_or(Ok(Vec::new()), |t| {
+        t.split(',')
+            .map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                    .with_context(|| format!("--server-env: {kv:?} is not KEY=VALUE"))
+            })
+            .collect()
+    })
+}
+
+/// A server the scenarios are driven against.
+pub(super) struct Target {
+    pub(super) label: &'static str,
+    url: Arc<str>,
+    pid: Option<u32>,
+    /// Whether this is aicp (its rows are checked and its fold lag sampled).
+    pub(super) ours: bool,
 }
 
 fn ingest(flags: &Flags) -> anyhow::Result<()> {
@@ -114,29 +157,57 @@ fn ingest(flags: &Flags) -> anyhow::Result<()> {
     }
     let rt = crate::runtime()?;
     rt.block_on(async {
-        let mut server = None;
-        let base_url = match &flags.url {
-            Some(url) => url.trim_end_matches('/').to_owned(),
+        let mut servers: Vec<Server> = Vec::new();
+        let mut targets = Vec::new();
+        let events = |base: &str| -> Arc<str> {
+            Arc::from(format!("{}/api/v1/events", base.trim_end_matches('/')))
+        };
+        match &flags.url {
+            Some(url) => targets.push(Target {
+                label: "aicp (--url)",
+                url: events(url),
+                pid: None,
+                ours: true,
+            }),
             None => {
                 let db = database_url.as_deref().context("no database")?;
                 println!("bench: recreating scratch database {}", migrate::redact(db));
                 migrate::drop_database(db).await?;
                 migrate::migrate(db).await?;
-                let port = free_port()?;
-                let started = Server::start(db, port, flags.rate_limit)?;
-                let base_url = format!("http://127.0.0.1:{port}");
-                let pid = started.child.id();
-                server = Some(started);
-                wait_healthy(&base_url, server.as_mut()).await?;
-                println!("bench: server pid {pid} ready at {base_url}");
-                base_url
+                for (label, limiter) in [("aicp, limiter on", true), ("aicp, limiter off", false)] {
+                    let port = free_port()?;
+                    let mut env: Vec<(&str, &str)> =
+                        flags.server_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    if limiter {
+                        env.push(("TRUSTED_PROXIES", "127.0.0.1"));
+                    }
+                    let mut started = Server::start_with(db, port, limiter, &env)?;
+                    let base_url = format!("http://127.0.0.1:{port}");
+                    wait_healthy(&base_url, Some(&mut started)).await?;
+                    let pid = started.child.id();
+                    println!("bench: {label}: pid {pid} ready at {base_url}");
+                    targets.push(Target {
+                        label,
+                        url: events(&base_url),
+                        pid: Some(pid),
+                        ours: true,
+                    });
+                    servers.push(started);
+                }
             }
-        };
+        }
+        if let Some(url) = &flags.original_url {
+            targets.push(Target {
+                label: "original",
+                url: events(url),
+                pid: flags.original_pid,
+                ours: false,
+            });
+        }
         let run_id = format!("{:x}", Utc::now().timestamp_millis());
-        let result =
-            measure(flags, &base_url, database_url.as_deref(), server.as_ref(), &run_id).await;
-        if let Some(mut s) = server.take() {
-            println!("bench: stopping the server (SIGTERM)");
+        let result = measure(flags, &targets, database_url.as_deref(), &run_id).await;
+        for mut s in servers {
+            println!("bench: stopping pid {} (SIGTERM)", s.child.id());
             s.stop()?;
             let warnings = std::fs::read_to_string(&s.log).unwrap_or_default();
             let lines = warnings.lines().filter(|l| !l.trim().is_empty()).count();
@@ -158,8 +229,12 @@ fn ingest(flags: &Flags) -> anyhow::Result<()> {
             println!("bench: dropped {BENCH_DATABASE} (--keep-db keeps it)");
         }
         match &report.rows {
-            Some(rows) if rows.stored != report.acknowledged() => {
-                bail!("{} events acknowledged but {} stored", report.acknowledged(), rows.stored)
+            Some(rows) if !report.rows_match(rows) => {
+                bail!(
+                    "{} events acknowledged but {} stored",
+                    report.acknowledged_by_aicp(),
+                    rows.stored
+                )
             }
             _ if report.failures() > 0 => bail!("{} request(s) failed", report.failures()),
             _ => Ok(()),
@@ -167,186 +242,100 @@ fn ingest(flags: &Flags) -> anyhow::Result<()> {
     })
 }
 
-/// What one connection saw.
-#[derive(Default)]
-struct TaskResult {
-    /// Requests started in the measured window (all completed).
-    requests: u64,
-    events: u64,
-    latencies_us: Vec<u32>,
-    /// When the last measured request completed.
-    last_end: Option<Instant>,
-    /// Whole run (warm-up included).
-    acknowledged: u64,
-    inserted: u64,
-    duplicates: u64,
-    failures: u64,
-    failure_samples: Vec<String>,
-}
-
-impl TaskResult {
-    fn merge(&mut self, other: TaskResult) {
-        self.requests += other.requests;
-        self.events += other.events;
-        self.latencies_us.extend(other.latencies_us);
-        self.last_end = self.last_end.max(other.last_end);
-        self.acknowledged += other.acknowledged;
-        self.inserted += other.inserted;
-        self.duplicates += other.duplicates;
-        self.failures += other.failures;
-        for s in other.failure_samples {
-            if self.failure_samples.len() < 5 {
-                self.failure_samples.push(s);
-            }
-        }
-    }
-
-    fn fail(&mut self, why: String) {
-        self.failures += 1;
-        if self.failure_samples.len() < 5 {
-            self.failure_samples.push(why);
-        }
-    }
-}
-
-/// One connection: sequential requests over one keep-alive connection (its own client, whose
-/// pool holds at most that one connection).
-async fn http_task(
-    url: Arc<str>,
-    id_prefix: String,
-    batch: usize,
-    fragments: Arc<Vec<String>>,
-    window: Arc<Window>,
-) -> anyhow::Result<TaskResult> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(1)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let mut result = TaskResult::default();
-    let mut n: u64 = 0;
-    let mut fragment = 0;
-    let mut body = String::with_capacity(batch * 560 + 32);
-    loop {
-        let begin = Instant::now();
-        if begin >= window.stop_at {
-            break;
-        }
-        body.clear();
-        let timestamp = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        body.push_str("{\"events\":[");
-        for i in 0..batch {
-            if i > 0 {
-                body.push(',');
-            }
-            let _ = write!(body, "{{\"traceId\":\"{id_prefix}{n:x}\",\"spanId\":\"sp_{n:x}\"");
-            body.push_str(&fragments[fragment]);
-            let _ = write!(body, ",\"timestamp\":\"{timestamp}\"}}");
-            n += 1;
-            fragment = (fragment + 1) % fragments.len();
-        }
-        body.push_str("]}");
-        let response = client
-            .post(&*url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(Bytes::copy_from_slice(body.as_bytes()))
-            .send()
-            .await;
-        let ok = match response {
-            Ok(r) => {
-                let status = r.status();
-                match r.bytes().await {
-                    Ok(answer) if status == reqwest::StatusCode::ACCEPTED => {
-                        result.acknowledged += batch as u64;
-                        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&answer) {
-                            result.inserted += v["inserted"].as_u64().unwrap_or(0);
-                            result.duplicates += v["duplicates"].as_u64().unwrap_or(0);
-                        }
-                        true
-                    }
-                    Ok(answer) => {
-                        result.fail(format!(
-                            "{status}: {}",
-                            truncate(&String::from_utf8_lossy(&answer), 300)
-                        ));
-                        false
-                    }
-                    Err(e) => {
-                        result.fail(format!("{status}, body unreadable: {e}"));
-                        false
-                    }
-                }
-            }
-            Err(e) => {
-                result.fail(format!("request failed: {e}"));
-                false
-            }
-        };
-        let end = Instant::now();
-        if ok && begin >= window.measure_from {
-            result.requests += 1;
-            result.events += batch as u64;
-            result
-                .latencies_us
-                .push(u32::try_from(end.duration_since(begin).as_micros()).unwrap_or(u32::MAX));
-            result.last_end = Some(end);
-        }
-    }
-    Ok(result)
-}
-
 async fn measure(
     flags: &Flags,
-    base_url: &str,
+    targets: &[Target],
     database_url: Option<&str>,
-    server: Option<&Server>,
     run_id: &str,
 ) -> anyhow::Result<Report> {
-    let url: Arc<str> = Arc::from(format!("{base_url}/api/v1/events"));
     let fragments = Arc::new(json_fragments(1024)?);
     let mut scenarios = Vec::new();
     for (index, (batch, connections)) in SCENARIOS.into_iter().enumerate() {
-        println!(
-            "bench: HTTP batch {batch} x {connections} connections: {} s warm-up + {} s",
-            flags.warmup.as_secs_f64(),
-            flags.duration.as_secs_f64()
-        );
-        let start = Instant::now();
-        let window = Arc::new(Window {
-            measure_from: start + flags.warmup,
-            stop_at: start + flags.warmup + flags.duration,
-        });
-        let mut tasks = Vec::with_capacity(connections);
-        for task in 0..connections {
-            let prefix = format!("tr_bench-{run_id}-{index}-{task}-");
-            tasks.push(tokio::spawn(http_task(
-                Arc::clone(&url),
-                prefix,
+        for (t, target) in targets.iter().enumerate() {
+            println!(
+                "bench: {}: HTTP batch {batch} x {connections} connections: {} s warm-up + {} s",
+                target.label,
+                flags.warmup.as_secs_f64(),
+                flags.duration.as_secs_f64()
+            );
+            if flags.wrk {
+                scenarios.push(
+                    wrk_scenario(
+                        flags,
+                        target,
+                        &fragments,
+                        (index, t),
+                        batch,
+                        connections,
+                        database_url,
+                        run_id,
+                    )
+                    .await?,
+                );
+                continue;
+            }
+            let start = Instant::now();
+            let window = Arc::new(Window {
+                measure_from: start + flags.warmup,
+                stop_at: start + flags.warmup + flags.duration,
+            });
+            let mut tasks = Vec::with_capacity(connections);
+            for task in 0..connections {
+                let prefix = if target.ours {
+                    format!("tr_bench-{run_id}-{index}-{t}-{task}-")
+                } else {
+                    format!("tr_orig-{run_id}-{index}-{t}-{task}-")
+                };
+                // A distinct client per connection (10.t.index.task).
+                let address = format!("10.{t}.{index}.{task}");
+                tasks.push(tokio::spawn(http_task(
+                    Arc::clone(&target.url),
+                    prefix,
+                    batch,
+                    Arc::clone(&fragments),
+                    Arc::clone(&window),
+                    Some(address),
+                )));
+            }
+            tokio::time::sleep_until(window.measure_from.into()).await;
+            let probe = CpuProbe::of_pid(target.pid);
+            let sampler = match database_url {
+                Some(db) if target.ours => Some(lag::Sampler::start(db).await?),
+                _ => None,
+            };
+            let mut result = TaskResult::default();
+            for task in tasks {
+                result.merge(task.await??);
+            }
+            let cpu = CpuProbe::of_pid(target.pid).since(&probe);
+            let lag = match sampler {
+                Some(s) => Some(s.finish().await?),
+                None => None,
+            };
+            let seconds = result.last_end.map_or(flags.duration.as_secs_f64(), |end| {
+                end.duration_since(window.measure_from).as_secs_f64()
+            });
+            let report = ScenarioReport {
+                target: target.label,
+                ours: target.ours,
                 batch,
-                Arc::clone(&fragments),
-                Arc::clone(&window),
-            )));
+                connections,
+                result,
+                seconds: seconds.max(1e-9),
+                cpu,
+                lag,
+                quantiles: None,
+                in_flight_bound: 0,
+            };
+            let (p50, p99) = report.quantiles();
+            println!(
+                "bench:   {:.1} requests/s, {:.1} events/s, p50 {p50:.2} ms, p99 {p99:.2} ms, {} failure(s)",
+                report.requests_per_s(),
+                report.events_per_s(),
+                report.result.failures
+            );
+            scenarios.push(report);
         }
-        tokio::time::sleep_until(window.measure_from.into()).await;
-        let probe = CpuProbe::now(server);
-        let mut result = TaskResult::default();
-        for t in tasks {
-            result.merge(t.await??);
-        }
-        let cpu = CpuProbe::now(server).since(&probe);
-        let seconds = result.last_end.map_or(flags.duration.as_secs_f64(), |end| {
-            end.duration_since(window.measure_from).as_secs_f64()
-        });
-        let report = ScenarioReport { batch, connections, result, seconds: seconds.max(1e-9), cpu };
-        let (p50, p99) = percentiles(&report.result.latencies_us);
-        println!(
-            "bench:   {:.1} requests/s, {:.1} events/s, p50 {p50:.2} ms, p99 {p99:.2} ms, {} failure(s)",
-            report.requests_per_s(),
-            report.events_per_s(),
-            report.result.failures
-        );
-        scenarios.push(report);
     }
     let copy = match database_url {
         Some(db) => Some(copy_ceiling(flags, db, run_id).await?),
@@ -355,96 +344,111 @@ async fn measure(
             None
         }
     };
-    Ok(Report { scenarios, copy, rows: None })
+    let drain = match database_url {
+        Some(db) => drain_time(db).await?,
+        None => None,
+    };
+    Ok(Report { scenarios, copy, rows: None, drain })
 }
 
-/// COPY of `COPY_BATCH` rows per statement (= per transaction) on `COPY_CONNECTIONS` connections
-/// into `bench_copy`, a copy of `events` with its indexes and constraints.
-async fn copy_ceiling(
+/// One scenario against one target, driven by wrk: an unmeasured warm-up run, then the measured
+/// run with the CPU probe and the lag sampler around it.
+#[expect(clippy::too_many_arguments, reason = "one call site; a struct would only rename them")]
+async fn wrk_scenario(
     flags: &Flags,
-    database_url: &str,
+    target: &Target,
+    fragments: &[String],
+    (index, t): (usize, usize),
+    batch: usize,
+    connections: usize,
+    database_url: Option<&str>,
     run_id: &str,
-) -> anyhow::Result<CopyReport> {
+) -> anyhow::Result<ScenarioReport> {
+    let prefix = if target.ours {
+        format!("tr_bench-{run_id}-{index}-{t}-")
+    } else {
+        format!("tr_orig-{run_id}-{index}-{t}-")
+    };
+    let stamp = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let dir = crate::target_dir().join("xtask");
+    std::fs::create_dir_all(&dir)?;
+    let url = target.url.to_string();
+    let mut runs = Vec::new();
+    for (phase, duration) in
+        [("w", flags.warmup.max(Duration::from_secs(1))), ("m", flags.duration)]
+    {
+        let path = dir.join(format!("bench-ingest-{index}-{t}-{phase}.lua"));
+        std::fs::write(
+            &path,
+            wrk::script(fragments, batch, &format!("{prefix}{phase}"), &stamp, connections),
+        )?;
+        let measured = phase == "m";
+        let probe = CpuProbe::of_pid(target.pid);
+        let sampler = match database_url {
+            Some(db) if target.ours && measured => Some(lag::Sampler::start(db).await?),
+            _ => None,
+        };
+        let url = url.clone();
+        let run = tokio::task::spawn_blocking(move || wrk::run(&path, &url, connections, duration))
+            .await??;
+        let cpu = CpuProbe::of_pid(target.pid).since(&probe);
+        let lag = match sampler {
+            Some(s) => Some(s.finish().await?),
+            None => None,
+        };
+        runs.push((run, cpu, lag));
+    }
+    let ((warm, _, _), (run, cpu, lag)) = (runs[0].clone(), runs[1].clone());
+    let result = TaskResult {
+        requests: run.ok,
+        events: run.ok * batch as u64,
+        acknowledged: (warm.ok + run.ok) * batch as u64,
+        inserted: 0,
+        duplicates: 0,
+        failures: warm.failed + warm.errors + run.failed + run.errors,
+        failure_samples: (run.failed + run.errors > 0)
+            .then(|| format!("wrk: {} non-2xx, {} socket errors", run.failed, run.errors))
+            .into_iter()
+            .collect(),
+        ..TaskResult::default()
+    };
+    let report = ScenarioReport {
+        target: target.label,
+        ours: target.ours,
+        batch,
+        connections,
+        result,
+        seconds: run.seconds.max(1e-9),
+        cpu,
+        lag,
+        quantiles: Some((run.p50_ms, run.p99_ms)),
+        // Each of the two runs may stop with one request per connection unanswered.
+        in_flight_bound: 2 * (connections * batch) as u64,
+    };
     println!(
-        "bench: PostgreSQL ceiling: COPY {COPY_BATCH} rows x {COPY_CONNECTIONS} connections into bench_copy: {} s warm-up + {} s",
-        flags.warmup.as_secs_f64(),
-        flags.duration.as_secs_f64()
+        "bench:   {:.1} requests/s, {:.1} events/s, p50 {:.2} ms, p99 {:.2} ms, {} failure(s)",
+        report.requests_per_s(),
+        report.events_per_s(),
+        run.p50_ms,
+        run.p99_ms,
+        report.result.failures
     );
-    let admin = migrate::connect(database_url).await?;
-    admin
-        .batch_execute(
-            "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (LIKE events INCLUDING ALL)",
-        )
-        .await
-        .context("cannot create bench_copy")?;
-    let tails = Arc::new(csv_tails(1024)?);
-    let project = seed::csv_quote("default");
-    let start = Instant::now();
-    let window = Arc::new(Window {
-        measure_from: start + flags.warmup,
-        stop_at: start + flags.warmup + flags.duration,
-    });
-    let mut tasks = Vec::new();
-    for task in 0..COPY_CONNECTIONS {
-        let client = migrate::connect(database_url).await?;
-        let (tails, window, project) = (Arc::clone(&tails), Arc::clone(&window), project.clone());
-        let prefix = format!("tr_copy-{run_id}-{task}-");
-        tasks.push(tokio::spawn(async move {
-            let sql = format!("COPY bench_copy ({}) FROM STDIN (FORMAT csv)", seed::COLUMNS);
-            let statement = client.prepare(&sql).await?;
-            let (mut rows, mut batches, mut latencies, mut last_end) =
-                (0u64, 0u64, Vec::new(), None);
-            let mut n: u64 = 0;
-            let mut buf = String::with_capacity(COPY_BATCH * 400);
-            loop {
-                let begin = Instant::now();
-                if begin >= window.stop_at {
-                    break;
-                }
-                buf.clear();
-                for _ in 0..COPY_BATCH {
-                    let tail = &tails[n as usize % tails.len()];
-                    let _ =
-                        write!(buf, "{},{project},{prefix}{n:x},sp_{n:x}{tail}", Uuid::now_v7());
-                    n += 1;
-                }
-                let sink = client.copy_in::<_, Bytes>(&statement).await?;
-                let mut sink = Box::pin(sink);
-                sink.send(Bytes::copy_from_slice(buf.as_bytes())).await?;
-                let stored = sink.as_mut().finish().await?;
-                let end = Instant::now();
-                if begin >= window.measure_from {
-                    rows += stored;
-                    batches += 1;
-                    latencies.push(
-                        u32::try_from(end.duration_since(begin).as_micros()).unwrap_or(u32::MAX),
-                    );
-                    last_end = Some(end);
-                }
-            }
-            anyhow::Ok((rows, batches, latencies, last_end))
-        }));
-    }
-    tokio::time::sleep_until(window.measure_from.into()).await;
-    let probe = CpuProbe::now(None);
-    let (mut rows, mut batches, mut latencies_us, mut last_end) = (0, 0, Vec::new(), None);
-    for t in tasks {
-        let (r, b, l, e) = t.await??;
-        rows += r;
-        batches += b;
-        latencies_us.extend(l);
-        last_end = last_end.max(e);
-    }
-    let cpu = CpuProbe::now(None).since(&probe);
-    let seconds = last_end.map_or(flags.duration.as_secs_f64(), |end: Instant| {
-        end.duration_since(window.measure_from).as_secs_f64()
-    });
-    let stored: i64 = admin.query_one("SELECT count(*) FROM bench_copy", &[]).await?.get(0);
-    admin.batch_execute("DROP TABLE bench_copy").await?;
-    let report =
-        CopyReport { rows, batches, seconds: seconds.max(1e-9), latencies_us, cpu, stored };
-    println!("bench:   {:.1} rows/s", report.rows_per_s());
     Ok(report)
+}
+
+/// How long after the last request the fold takes to empty `rollup_pending` (None: it did not
+/// within 60 s).
+async fn drain_time(database_url: &str) -> anyhow::Result<Option<Duration>> {
+    let client = migrate::connect(database_url).await?;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        let n: i64 = client.query_one("SELECT count(*) FROM rollup_pending", &[]).await?.get(0);
+        if n == 0 {
+            return Ok(Some(start.elapsed()));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(None)
 }
 
 async fn count_rows(database_url: &str, run_id: &str) -> anyhow::Result<RowCheck> {
@@ -461,6 +465,7 @@ async fn count_rows(database_url: &str, run_id: &str) -> anyhow::Result<RowCheck
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use super::payload::csv_tails;
     use super::*;
 
     #[test]

@@ -78,7 +78,7 @@ pub(super) fn run(mut args: Args) -> anyhow::Result<()> {
         migrate::drop_database(&db).await?;
         migrate::migrate(&db).await?;
         let port = free_port()?;
-        let mut server = Server::start(&db, port, true)?;
+        let mut server = Server::start_with(&db, port, true, &[])?;
         let base_url = format!("http://127.0.0.1:{port}");
         wait_healthy(&base_url, Some(&mut server)).await?;
         let mut rows = Vec::new();

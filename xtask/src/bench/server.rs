@@ -32,11 +32,8 @@ pub(super) struct Server {
 }
 
 impl Server {
-    pub(super) fn start(database_url: &str, port: u16, rate_limit: bool) -> anyhow::Result<Self> {
-        Self::start_with(database_url, port, rate_limit, &[])
-    }
-
-    /// [`Server::start`] with more environment variables for the server.
+    /// Starts the release server on `database_url` and `port`, with the rate limiter on (limits
+    /// out of reach) or off, and more environment variables `env`.
     pub(super) fn start_with(
         database_url: &str,
         port: u16,
@@ -46,7 +43,8 @@ impl Server {
         let bin = crate::target_dir().join("release").join("aicp");
         let dir = crate::target_dir().join("xtask");
         std::fs::create_dir_all(&dir)?;
-        let log = dir.join("bench-server.log");
+        // Several servers may run at once (one per configuration): one log each, by port.
+        let log = dir.join(format!("bench-server-{port}.log"));
         let out = std::fs::File::create(&log)?;
         println!("bench: starting {} on port {port}", bin.display());
         let mut command = Command::new(&bin);

@@ -6,7 +6,10 @@
 //! committed batch of the caller's project — with the original's `data:{…}` and, at top level,
 //! the fields the original dashboard reads (`count`, `totalCost`, `timestamp`, `features`) —
 //! and a `: keepalive` comment at a regular interval. A client that falls behind is dropped
-//! instead of buffered; a disconnect frees its slot at once.
+//! instead of buffered; a client that closes its connection frees its slot at once (noticed on
+//! the socket, `disconnect.rs`, not at the next write); when the server shuts down every stream
+//! gets a final `: closing` comment and ends, so shutdown does not wait for its timeout and
+//! `EventSource` reconnects (to another node) after the `retry:` hint.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -23,6 +26,8 @@ use crate::state::AppState;
 enum Frame {
     Data(String),
     Keepalive,
+    /// The server is shutting down: the last frame.
+    Closing,
     End,
 }
 
@@ -30,6 +35,7 @@ fn sse(frame: &Frame) -> Bytes {
     match frame {
         Frame::Data(json) => Bytes::from(format!("data: {json}\n\n")),
         Frame::Keepalive => Bytes::from_static(b": keepalive\n\n"),
+        Frame::Closing => Bytes::from_static(b": closing: the server is shutting down\n\n"),
         Frame::End => Bytes::new(),
     }
 }
@@ -102,9 +108,24 @@ pub async fn costs(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         tokio::time::sleep(period).await;
         Some((Frame::Keepalive, ()))
     });
+    let gone = crate::disconnect::closed(&req);
+    let gone = stream::once(async move {
+        match gone {
+            Some(closed) => closed.await,
+            None => std::future::pending().await,
+        }
+        Frame::End
+    });
+    let mut closing = live.closing.clone();
+    let closing = stream::once(async move {
+        // An error means the sender is gone, which also means the server is going.
+        let _ = closing.wait_for(|c| *c).await;
+    })
+    .flat_map(|()| stream::iter([Frame::Closing, Frame::End]));
     let head =
         stream::iter([Bytes::from(format!("retry: {}\n\n", 3000)), sse(&Frame::Data(snapshot))]);
-    let body = stream::select(updates.chain(stream::iter([Frame::End])), ticks)
+    let events = stream::select(updates.chain(stream::iter([Frame::End])), ticks);
+    let body = stream::select(events, stream::select(gone, closing))
         .take_while(|f| std::future::ready(!matches!(f, Frame::End)))
         .map(move |f| {
             // The slot lives as long as the stream: dropped with it when the client leaves.
@@ -113,6 +134,9 @@ pub async fn costs(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         });
     let all = head.chain(body).map(Ok::<_, actix_web::Error>);
     Ok(HttpResponse::Ok()
+        // The connection ends with the stream (a shutdown would otherwise wait for the idle
+        // keep-alive connection); EventSource opens a new one to reconnect anyway.
+        .force_close()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))

@@ -293,3 +293,63 @@ async fn with_redis_stopped_the_stream_stays_open_and_resumes_when_it_returns() 
     let after = s.updates(Duration::from_secs(2)).await;
     assert_eq!(after.len(), 1, "{after:?}");
 }
+
+#[actix_web::test]
+async fn a_client_that_closes_its_connection_frees_its_slot_without_waiting_for_a_write() {
+    // Keepalives far away: only noticing the close on the socket can free the slots.
+    let db = TestDatabase::reserve();
+    let extra = [("LIVE_MAX_PER_PROJECT", "3"), ("LIVE_KEEPALIVE_SECS", "600")];
+    let (_p, base) = server(&db, &crate::support::redis_url(), &prefix(), &extra).await;
+    for round in 0..3 {
+        let mut open = Vec::new();
+        for _ in 0..3 {
+            let mut s = None;
+            // The slots of the previous round are freed as their closes are noticed.
+            for _ in 0..100 {
+                let res = Sse::open(&base, "", None).await;
+                if res.status() == 200 {
+                    s = Some(res);
+                    break;
+                }
+                assert_eq!(res.status(), 429);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            open.push(s.unwrap_or_else(|| panic!("round {round}: a closed stream kept its slot")));
+        }
+        assert_eq!(Sse::open(&base, "", None).await.status(), 429, "the cap still holds");
+        drop(open);
+    }
+}
+
+#[actix_web::test]
+async fn sigterm_ends_open_streams_with_a_closing_comment_and_the_process_exits() {
+    // A shutdown timeout far beyond the test's patience: open streams must not hold it.
+    let db = TestDatabase::reserve();
+    let extra = [("SHUTDOWN_TIMEOUT_SECS", "600"), ("LIVE_KEEPALIVE_SECS", "600")];
+    let (mut p, base) = server(&db, &crate::support::redis_url(), &prefix(), &extra).await;
+    let mut streams = vec![Sse::connect(&base).await, Sse::connect(&base).await];
+    for s in &mut streams {
+        assert!(s.next(Duration::from_secs(5)).await.is_some_and(|f| f.starts_with("retry")));
+    }
+    let pid = p.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    for s in &mut streams {
+        let mut frames = Vec::new();
+        while let Some(f) = s.next(Duration::from_secs(60)).await {
+            frames.push(f);
+        }
+        assert!(
+            frames.iter().any(|f| f.starts_with(": closing")),
+            "no closing comment before the end: {frames:?}"
+        );
+    }
+    let exit = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::task::spawn_blocking(move || p.0.wait()),
+    )
+    .await
+    .expect("the process still runs: open streams held the shutdown")
+    .unwrap()
+    .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}

@@ -13,6 +13,7 @@ mod dashboard;
 mod dashboard_access;
 mod errors;
 mod export;
+mod fold;
 mod guard;
 mod gzip;
 mod health;

@@ -13,6 +13,14 @@ pub struct Server {
     pub base: String,
 }
 
+impl Server {
+    /// SIGKILL: the process dies at once, as on an OOM kill or a node loss.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

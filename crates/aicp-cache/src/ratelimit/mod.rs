@@ -48,6 +48,17 @@
 //! `{prefix}rl:{<client>}:<policy>`: the client is a hash tag, so a client's keys share a Redis
 //! Cluster slot. Keys are written only with `SET … PX`, so every key has a TTL.
 //!
+//! A check is one round trip: the limiter keeps one multiplexed connection out of the pool
+//! (a pool checkout verifies the connection with an extra `UNWATCH`+`PING` round trip) and
+//! concurrent checks are pipelined on it. Why not lease several units per call and admit the
+//! next requests locally: a unit charged at `c` and admitted later at `s` keeps the GCRA bound
+//! only if `s ≤ u − T` (`u` its slot's end, see above), i.e. a lease of `k` units taken when the
+//! client's `TAT` is `t₀` lasts until `t₀ + (k − 1)·T`. A client far below its limit (the common
+//! case, `t₀ = now`) would let most leased units expire unused within `(k − 1)·T`, and they would
+//! still count against it: either refusals the policy does not call for,
+//! or (without that rule) more than the policy allows in some window. Neither is acceptable, so
+//! every request still asks Redis.
+//!
 //! # When Redis is down, slow or hung
 //!
 //! Each call is bounded by [`RateLimiterConfig::timeout`] (pool wait, connect and script

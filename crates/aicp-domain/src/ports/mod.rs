@@ -21,6 +21,7 @@ pub mod live;
 pub mod prices;
 pub mod prompts;
 pub mod rate_limit;
+pub mod rollups;
 
 pub use analytics::AnalyticsRepository;
 pub use cache::JsonCache;
@@ -38,6 +39,7 @@ pub use live::{CostPublisher, CostUpdate, LiveFeed, LiveMessage, LiveStream};
 pub use prices::PriceRepository;
 pub use prompts::{EventPrompt, FeatureMedian, PromptModelRow, PromptRepository, StoredPrompt};
 pub use rate_limit::{RateDecision, RateLimiter, RatePolicy};
+pub use rollups::{FoldBacklog, FoldOutcome, RollupFolder};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use {
@@ -54,4 +56,5 @@ pub use {
     prices::MockPriceRepository,
     prompts::MockPromptRepository,
     rate_limit::MockRateLimiter,
+    rollups::MockRollupFolder,
 };

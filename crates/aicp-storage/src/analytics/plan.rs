@@ -78,7 +78,11 @@ pub(super) fn filter_sql(raw: bool) -> String {
 }
 
 /// The five ranges of a plan over `select_rollup` (reading rollup columns) and `select_raw`
-/// (reading event columns); both must produce the same columns.
+/// (reading event columns); both must produce the same columns. A sixth part adds the events of
+/// the rollup ranges (`$4..$5`) that are still in `rollup_pending`: one statement reads one
+/// snapshot, in which every committed event is either folded into the rollups or still pending,
+/// never both and never neither, so the answer is exact whatever the fold's progress.
+/// `select_raw` may only read the columns `rollup_pending` has (the rollups' inputs).
 pub(super) fn union(
     select_rollup: &str,
     select_raw: &str,
@@ -92,7 +96,17 @@ pub(super) fn union(
          UNION ALL {select_rollup} FROM {hourly_table} WHERE project_id = $1 AND bucket >= $4 AND bucket < $6 AND {rf} \
          UNION ALL {select_rollup} FROM {hourly_table} WHERE project_id = $1 AND bucket >= $7 AND bucket < $5 AND {rf} \
          UNION ALL {select_raw} FROM events WHERE project_id = $1 AND created_at >= $2 AND created_at < $4 AND {ef} \
-         UNION ALL {select_raw} FROM events WHERE project_id = $1 AND created_at >= $5 AND created_at < $3 AND {ef}"
+         UNION ALL {select_raw} FROM events WHERE project_id = $1 AND created_at >= $5 AND created_at < $3 AND {ef} \
+         UNION ALL {}",
+        pending(select_raw, &ef)
+    )
+}
+
+/// `select_raw` over the pending (not yet folded) events of the rollup ranges, `$4..$5`.
+pub(super) fn pending(select_raw: &str, filter: &str) -> String {
+    format!(
+        "{select_raw} FROM rollup_pending WHERE project_id = $1 AND created_at >= $4 AND created_at < $5 \
+         AND {filter}"
     )
 }
 

@@ -28,7 +28,7 @@ use crate::error::is_transient;
 use crate::pool::PgPool;
 use statement::{InsertFailure, insert_retrying};
 
-pub use sql::{ROLLUP_INPUT, fold_into_rollups_sql, prompt_fold_cte};
+pub use sql::{ROLLUP_INPUT, fold_into_rollups_sql, fold_pending_sql, prompt_fold_cte};
 pub(crate) use statement::array_text;
 
 /// Group-commit settings.

@@ -1,6 +1,8 @@
-//! The SQL text of the event insert: the stored columns in bind order, the rollup upserts and the
-//! prompt fingerprint fold. `fold_into_rollups_sql` is also what `cargo xtask seed` runs after
-//! COPY, so seeded and ingested rows are folded by the same SQL.
+//! The SQL text of the event insert (the stored columns in bind order, the queueing of new events
+//! for the rollup fold, the prompt fingerprint fold) and of the rollup fold itself. The fold's
+//! upserts are one piece of SQL over rows named `ins`, used by the background fold of
+//! `rollup_pending` ([`fold_pending_sql`]) and by `cargo xtask seed` after COPY
+//! ([`fold_into_rollups_sql`]), so the two can never disagree.
 
 /// The stored columns, in bind order.
 pub(super) const COLUMNS: [(&str, &str); 41] = [
@@ -69,7 +71,8 @@ pub fn prompt_fold_cte(rows: &str) -> String {
     )
 }
 
-/// Columns the rollups are computed from (returned by the event insert).
+/// Columns the rollups are computed from: returned by the event insert, copied into
+/// `rollup_pending` and read back by the fold.
 pub const ROLLUP_INPUT: &str = "id, project_id, created_at, feature, model, provider, user_id, is_error, \
     retry_count, cached_tokens, is_streaming, priced_as, input_tokens, output_tokens, \
     cache_write_tokens, reasoning_tokens, verified_cost_usd, latency_ms";
@@ -133,16 +136,47 @@ fn rollup_upserts() -> String {
 }
 
 /// One statement folding the rows selected by `rows` (which must select the columns of
-/// [`ROLLUP_INPUT`], e.g. events loaded with COPY, which bypasses the insert statement) into the
-/// rollups; returns the number of rows folded. The same SQL as the insert path, so the two can
-/// never disagree.
+/// [`ROLLUP_INPUT`], e.g. events loaded with COPY, which bypasses the insert statement and its
+/// queueing) into the rollups; returns the number of rows folded. The same upserts as the
+/// background fold.
 pub fn fold_into_rollups_sql(rows: &str) -> String {
     format!("WITH ins AS ({rows}), {} SELECT count(*) AS folded FROM ins", rollup_upserts())
 }
 
-/// One statement: insert the events (skipping known ones) and fold exactly the inserted rows
-/// into the rollups; returns the ids of the inserted rows. The data-modifying CTEs run in the
-/// order written for every writer, so all writers take locks in the same order.
+/// The background fold's statement: deletes up to `$1` rows of `rollup_pending` and adds exactly
+/// the deleted rows to the rollups, atomically (one statement; the caller's transaction also
+/// holds the fold lock). Returns the rows folded and how long the oldest of them waited (ms).
+///
+/// Exactly once: a pending row leaves the table only by this DELETE, and its delta reaches the
+/// rollups only through the upserts over what that DELETE returned, in the same transaction, so
+/// both happen or neither does. A concurrent DELETE of the same row (a second folder without the
+/// lock) blocks on the row lock and then skips the row, so it cannot be folded twice either.
+/// The rows are picked by physical position (`ctid`), which needs no index and takes the oldest
+/// pages first.
+pub fn fold_pending_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "WITH ins AS (DELETE FROM rollup_pending WHERE ctid = ANY(ARRAY(\
+             SELECT ctid FROM rollup_pending LIMIT $1)) RETURNING {ROLLUP_INPUT}, queued_at), {} \
+             SELECT count(*) AS folded, coalesce((extract(epoch FROM clock_timestamp() - min(queued_at)) \
+             * 1000)::bigint, 0) AS oldest_wait_ms FROM ins",
+            rollup_upserts()
+        )
+    })
+}
+
+/// The CTE that queues the inserted rows (`ins`) for the fold.
+fn queue_pending() -> String {
+    format!(
+        "pending AS (INSERT INTO rollup_pending ({ROLLUP_INPUT}) SELECT {ROLLUP_INPUT} FROM ins)"
+    )
+}
+
+/// One statement: insert the events (skipping known ones) and queue exactly the inserted rows
+/// for the rollup fold in `rollup_pending`; returns the ids of the inserted rows. No rollup row
+/// is touched here: concurrent writers used to queue on the current hour's rollup rows, so
+/// rollups are brought up to date by the fold, in large batches, once per key per fold.
 pub(super) fn insert_sql(with_prompts: bool) -> &'static (String, String) {
     static PLAIN: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
     static PROMPTS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
@@ -160,7 +194,7 @@ pub(super) fn insert_sql(with_prompts: bool) -> &'static (String, String) {
             let tail = format!(
                 ") AS u({names})), ins AS ({}), {}, {} SELECT id FROM ins",
                 insert.replace("{source}", "u"),
-                rollup_upserts(),
+                queue_pending(),
                 prompt_fold_cte(
                     "SELECT project_id, prompt_hash, template_hash, \
                      prompt_signature::integer[] AS signature, prompt_bands::bigint[] AS bands, \
@@ -176,7 +210,7 @@ pub(super) fn insert_sql(with_prompts: bool) -> &'static (String, String) {
                 .unwrap_or_default();
             (
                 format!("WITH ins AS ({head}unnest("),
-                format!(") AS u({names}){source}), {} SELECT id FROM ins", rollup_upserts()),
+                format!(") AS u({names}){source}), {} SELECT id FROM ins", queue_pending()),
             )
         }
     };
