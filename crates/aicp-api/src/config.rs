@@ -11,6 +11,7 @@
 //! | `LOG_LEVEL` | `info` | `tracing` filter, e.g. `debug` or `aicp_api=debug,info` |
 //! | `LOG_FORMAT` | `json` | `json` (one object per line) or `text` |
 //! | `BODY_LIMIT_BYTES` | `10485760` | Largest request body (the original's 10 MB); larger → 413 |
+//! | `BODY_TIMEOUT_SECS` | `30` | Longest time a request body may take to arrive; slower → 408 |
 //! | `DB_POOL_SIZE` | `16` | Most PostgreSQL connections |
 //! | `DB_TIMEOUT_MS` | `5000` | Longest wait for a connection before answering 503 |
 //! | `REDIS_TIMEOUT_MS` | `50` | Longest wait for any Redis call |
@@ -73,6 +74,8 @@ pub struct Config {
     pub log_json: bool,
     /// Largest request body in bytes.
     pub body_limit: usize,
+    /// Longest time a request body may take to arrive.
+    pub body_timeout: Duration,
     /// PostgreSQL pool size.
     pub db_pool_size: usize,
     /// PostgreSQL connection wait.
@@ -213,6 +216,9 @@ impl Config {
             log_level: text("LOG_LEVEL", "info"),
             log_json,
             body_limit: positive("BODY_LIMIT_BYTES", 10 * 1024 * 1024)?,
+            body_timeout: Duration::from_secs(
+                u64::try_from(positive("BODY_TIMEOUT_SECS", 30)?).unwrap_or(u64::MAX),
+            ),
             db_pool_size: positive("DB_POOL_SIZE", 16)?,
             db_timeout: Duration::from_millis(num("DB_TIMEOUT_MS", 5000)?),
             redis_timeout: Duration::from_millis(num("REDIS_TIMEOUT_MS", 50)?),

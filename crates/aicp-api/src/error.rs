@@ -32,6 +32,12 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The body did not arrive within the body timeout.
+    #[error("The request body did not arrive within {seconds} s")]
+    BodyTimeout {
+        /// The timeout in seconds.
+        seconds: u64,
+    },
     /// The body is not declared as JSON.
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
@@ -109,6 +115,7 @@ impl ApiError {
             ApiError::InvalidParameter(_) => "invalid_parameter",
             ApiError::MalformedJson(_) => "malformed_json",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::BodyTimeout { .. } => "request_timeout",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::NotFound { .. } => "not_found",
             ApiError::EventNotFound => "event_not_found",
@@ -169,6 +176,7 @@ impl ResponseError for ApiError {
             | ApiError::MalformedJson(_)
             | ApiError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound { .. } | ApiError::EventNotFound => StatusCode::NOT_FOUND,
             ApiError::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,

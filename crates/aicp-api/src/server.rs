@@ -148,6 +148,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         otlp: aicp_domain::otlp::SpanMapping {
             feature_attribute: config.otlp_feature_attribute.clone(),
         },
+        body_timeout: config.body_timeout,
     });
     let reloader = spawn_price_reload(state.clone());
     let upkeep = crate::metrics::install()

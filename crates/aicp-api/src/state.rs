@@ -43,6 +43,9 @@ pub struct AppState {
     pub embeddings: Option<Embeddings>,
     /// Largest request body in bytes.
     pub body_limit: usize,
+    /// Longest time a request body may take to arrive (a client sending a byte a second
+    /// would otherwise hold a connection and a buffer for as long as it likes).
+    pub body_timeout: std::time::Duration,
     /// The dashboard's sessions.
     pub dashboard: crate::dashboard::Dashboard,
     /// How OTLP spans are read (`OTLP_FEATURE_ATTRIBUTE`).

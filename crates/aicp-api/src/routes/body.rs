@@ -1,16 +1,25 @@
 //! Reading request bodies: declared type, `Content-Encoding` (gzip, deflate), a size limit that
-//! holds before and after decompression, parse errors as 4xx.
+//! holds before and after decompression, a time limit, parse errors as 4xx.
+//!
+//! Duplicate keys in an object: the last one wins, as with the original's `JSON.parse`
+//! (documented in docs/API.md; rejecting them would break clients that work today).
 
 use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, web};
 use futures_util::StreamExt;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
-/// Checks the `Content-Type`, reads at most `limit` bytes and parses them as JSON.
+/// The body timeout when the application state is not at hand.
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Checks the `Content-Type`, reads at most `limit` bytes within the body timeout
+/// ([`AppState::body_timeout`]) and parses them as JSON.
 ///
 /// # Errors
-/// 415 when not declared as JSON, 413 above `limit`, 400 when not JSON.
+/// 415 when not declared as JSON, 413 above `limit`, 408 when the body is too slow, 400 when not
+/// JSON.
 pub async fn read_json(
     req: &HttpRequest,
     payload: web::Payload,
@@ -21,12 +30,13 @@ pub async fn read_json(
     serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))
 }
 
-/// Reads the body, decompressed per its `Content-Encoding` (`gzip`, `deflate` or none), refusing
-/// it as soon as more than `limit` bytes arrive or come out of decompression.
+/// Reads the body within the body timeout, decompressed per its `Content-Encoding` (`gzip`,
+/// `deflate` or none), refusing it as soon as more than `limit` bytes arrive or come out of
+/// decompression.
 ///
 /// # Errors
-/// 413 above `limit` (compressed or not), 400 for another encoding or a body that does not
-/// decompress.
+/// 413 above `limit` (compressed or not), 408 when the body is too slow, 400 for another encoding
+/// or a body that does not decompress.
 pub async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
@@ -37,7 +47,7 @@ pub async fn read_body(
         .get(CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
     let gzip = match encoding.as_deref() {
-        None | Some("" | "identity") => return read_limited(req, payload, limit).await,
+        None | Some("" | "identity") => return read_timed(req, payload, limit).await,
         Some("gzip" | "x-gzip") => true,
         Some("deflate") => false,
         Some(other) => {
@@ -46,7 +56,7 @@ pub async fn read_body(
             )));
         }
     };
-    let compressed = read_limited(req, payload, limit).await?.freeze();
+    let compressed = read_timed(req, payload, limit).await?.freeze();
     // Inflated here, in bounded steps, rather than by actix's decoder, which inflates each
     // network chunk whole (a 64 KiB chunk of zeros is 64 MiB before any limit applies).
     if compressed.len() <= INLINE_INFLATE_BYTES {
@@ -56,6 +66,20 @@ pub async fn read_body(
             .await
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("inflate task failed: {e}")))?
     }
+}
+
+/// [`read_limited`] within the body timeout ([`AppState::body_timeout`]).
+async fn read_timed(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
+    let timeout = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |state| state.body_timeout);
+    tokio::time::timeout(timeout, read_limited(req, payload, limit))
+        .await
+        .map_err(|_| ApiError::BodyTimeout { seconds: timeout.as_secs() })?
 }
 
 /// Compressed bodies up to this size are inflated on the request's thread; larger ones on the

@@ -1,4 +1,5 @@
-//! `GET /health`: liveness plus the state of PostgreSQL and Redis (docs/API.md, `GET /health`).
+//! `GET /health`: liveness plus the state of PostgreSQL and Redis (docs/API.md, `GET /health`),
+//! and `GET /health/ready`: whether this node can do its work, for load balancers.
 
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
@@ -69,4 +70,37 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+/// Readiness: whether this node can take traffic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadyResponse {
+    /// `true` when PostgreSQL answers.
+    pub ready: bool,
+    /// State of each dependency: `ok` or `down`.
+    pub dependencies: Dependencies,
+}
+
+/// Readiness for load balancers (no auth, no rate limit): 200 while PostgreSQL answers, even with
+/// Redis down, because this node still ingests, answers and limits then (the limiter and the
+/// live stream fall back to this process); 503 when PostgreSQL is down. `/health` stays the
+/// detailed view that reports any dependency down.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "PostgreSQL answers: this node can take traffic", body = ReadyResponse),
+        (status = 503, description = "PostgreSQL is down", body = ReadyResponse),
+    )
+)]
+#[get("/health/ready")]
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let (db, redis) = futures_util::join!(state.database.is_healthy(), state.redis.is_healthy());
+    let word = |up: bool| if up { "ok" } else { "down" };
+    let body = ReadyResponse {
+        ready: db,
+        dependencies: Dependencies { redis: word(redis), database: word(db) },
+    };
+    if db { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }

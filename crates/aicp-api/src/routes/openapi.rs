@@ -18,6 +18,7 @@ use crate::routes::{
     ),
     paths(
         health::health,
+        health::ready,
         events::ingest,
         otlp::traces,
         metrics::scrape,
@@ -53,6 +54,7 @@ use crate::routes::{
         ErrorBody,
         IssueBody,
         health::HealthResponse,
+        health::ReadyResponse,
         health::Dependencies,
         health::EmbeddingsHealth,
         events::IngestRequest,

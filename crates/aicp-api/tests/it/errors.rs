@@ -214,3 +214,16 @@ async fn a_real_unreachable_database_is_a_503_not_a_500() {
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(reply.headers.contains_key("retry-after"));
 }
+
+#[actix_web::test]
+async fn a_repeated_key_takes_its_last_value_as_the_originals_json_parse_does() {
+    let app = TestApp::new().await;
+    let body = r#"{"events":[{"traceId":"t","spanId":"s","feature":"chat","provider":"openai",
+        "model":"no-such-model","model":"gpt-4o","inputTokens":1000,"outputTokens":500,
+        "latencyMs":10,"estimatedCostUsd":0,"timestamp":"2026-01-05T10:00:00.000Z"}]}"#;
+    let reply = app.post_events(body).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let db = app.db.as_ref().unwrap().client().await;
+    let model: String = db.query_one("SELECT model FROM events", &[]).await.unwrap().get(0);
+    assert_eq!(model, "gpt-4o");
+}

@@ -96,6 +96,13 @@ async fn cors_allows_the_configured_origin_and_no_other() {
     assert!(evil.headers.get("access-control-allow-origin").is_none());
     assert!(evil.status.is_client_error());
     assert!(evil.body.get("code").is_some(), "{}", evil.body);
+    // A simple GET from another origin is served without CORS headers (docs/API.md, CORS): the
+    // browser keeps the answer from the page.
+    let get = app
+        .call(TestRequest::get().uri("/health").insert_header(("origin", "http://evil.example")))
+        .await;
+    assert_eq!(get.status, StatusCode::OK);
+    assert!(get.headers.get("access-control-allow-origin").is_none());
 }
 
 #[actix_web::test]
@@ -138,5 +145,24 @@ async fn the_openapi_document_describes_every_route() {
         "/api/v1/admin/projects/{project}/keys/{id}",
     ] {
         assert!(paths.contains_key(path), "{path} missing from {:?}", paths.keys());
+    }
+}
+
+#[actix_web::test]
+async fn readiness_stays_200_with_redis_down_and_is_503_with_the_database_down() {
+    for (db, redis, status, ready) in [
+        (true, true, StatusCode::OK, true),
+        (true, false, StatusCode::OK, true),
+        (false, true, StatusCode::SERVICE_UNAVAILABLE, false),
+    ] {
+        let app = TestApp::with_parts(
+            Arc::new(MockEventRepository::new()),
+            Arc::new(FixedProbe(db)),
+            Arc::new(FixedProbe(redis)),
+        );
+        let reply = app.call(TestRequest::get().uri("/health/ready")).await;
+        assert_eq!(reply.status, status, "db {db}, redis {redis}: {}", reply.body);
+        assert_eq!(reply.body["ready"], ready);
+        assert_eq!(reply.body["dependencies"]["redis"], if redis { "ok" } else { "down" });
     }
 }

@@ -223,3 +223,44 @@ async fn no_full_api_key_ever_appears_in_the_logs() {
     let stored: String = dump.get(0);
     assert!(!stored.contains(&key[5..]), "the database holds no full key");
 }
+
+#[actix_web::test]
+async fn a_body_that_trickles_in_gets_408_json_and_frees_the_connection() {
+    use std::io::{Read, Write};
+
+    let db = TestDatabase::reserve();
+    let server = start_with(&db, &[("BODY_TIMEOUT_SECS", "1")]).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut sock = std::net::TcpStream::connect(addr).unwrap();
+        sock.write_all(
+            b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n{\"events\":[",
+        )
+        .unwrap();
+        // One byte now and then, never the whole body: only the body timeout can end this.
+        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let mut answer = Vec::new();
+        for _ in 0..300 {
+            let _ = sock.write_all(b" ");
+            let mut buf = [0u8; 4096];
+            match sock.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+            if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+    assert!(answer.contains("\"requestId\""), "{answer}");
+    let count: i64 =
+        db.client().await.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0);
+    assert_eq!(count, 0);
+}

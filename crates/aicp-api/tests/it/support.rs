@@ -363,6 +363,7 @@ fn state_with(
         redis: parts.redis,
         clock,
         body_limit,
+        body_timeout: std::time::Duration::from_secs(30),
         dashboard: aicp_api::dashboard::Dashboard {
             sessions: aicp_api::dashboard::session::Sessions::ephemeral(),
         },
