@@ -1,6 +1,6 @@
 //! `cargo xtask bench <which>`: the benchmarks, each against the raw PostgreSQL figure. This file
-//! only dispatches; `ingest.rs`, `export.rs`, `analytics.rs` and `similarity.rs` are the
-//! benchmarks, `server.rs`, `cpu.rs` and `common.rs` what they share.
+//! only dispatches; `ingest.rs`, `export.rs`, `analytics.rs`, `similarity.rs` and `otlp.rs` are
+//! the benchmarks, `server.rs`, `cpu.rs` and `common.rs` what they share.
 
 use anyhow::bail;
 
@@ -12,6 +12,7 @@ mod cpu;
 mod dashboard;
 mod export;
 mod ingest;
+mod otlp;
 mod server;
 mod similarity;
 
@@ -28,13 +29,15 @@ pub(crate) fn help(which: Option<&str>) -> String {
         Some("analytics") => analytics::HELP.to_owned(),
         Some("similarity") => similarity::HELP.to_owned(),
         Some("dashboard") => dashboard::HELP.to_owned(),
+        Some("otlp") => otlp::HELP.to_owned(),
         _ => format!(
-            "{}\n\n{}\n\n{}\n\n{}\n\n{}",
+            "{}\n\n{}\n\n{}\n\n{}\n\n{}\n\n{}",
             ingest::HELP,
             export::HELP,
             analytics::HELP,
             similarity::HELP,
-            dashboard::HELP
+            dashboard::HELP,
+            otlp::HELP
         ),
     }
 }
@@ -46,13 +49,14 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
         Some("analytics") => analytics::run(args),
         Some("similarity") => similarity::run(args),
         Some("dashboard") => dashboard::run(args),
+        Some("otlp") => otlp::run(args),
         Some(other) => {
             bail!(
-                "unknown benchmark {other:?}; there are ingest, export, analytics, similarity and dashboard"
+                "unknown benchmark {other:?}; there are ingest, export, analytics, similarity, dashboard and otlp"
             )
         }
         None => bail!(
-            "which benchmark? `cargo xtask bench ingest|export|analytics|similarity|dashboard` (see --help)"
+            "which benchmark? `cargo xtask bench ingest|export|analytics|similarity|dashboard|otlp` (see --help)"
         ),
     }
 }

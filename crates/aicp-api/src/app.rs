@@ -53,6 +53,7 @@ pub fn build(
         .wrap(security_headers())
         .wrap(cors(cors_origins.as_deref()))
         .wrap(from_fn(request_id::middleware))
+        .wrap(from_fn(crate::metrics::middleware))
 }
 
 /// The original sent helmet's headers; we send the ones that matter for a JSON API.

@@ -44,6 +44,8 @@
 //! | `EMBEDDINGS_MAX_CHARS` | `16000` | Longest text sent (longer prompts are cut, at a character boundary) |
 //! | `WORKERS` | number of CPUs | HTTP worker threads |
 //! | `SHUTDOWN_TIMEOUT_SECS` | `30` | How long in-flight requests may finish after SIGTERM/SIGINT |
+//! | `OTLP_FEATURE_ATTRIBUTE` | `aicp.feature` | Span (then resource) attribute naming the feature of an OTLP GenAI span; the span name when absent |
+//! | `METRICS_ADDR` | (none: `/metrics` on the main port, admin key required) | `host:port` serving `GET /metrics` without authentication, for a scraper on a private network |
 
 use std::time::Duration;
 
@@ -124,6 +126,10 @@ pub struct Config {
     pub workers: usize,
     /// Graceful shutdown budget.
     pub shutdown_timeout: Duration,
+    /// Attribute naming the feature of an OTLP span.
+    pub otlp_feature_attribute: String,
+    /// Separate, unauthenticated listen address of `GET /metrics`.
+    pub metrics_addr: Option<String>,
 }
 
 /// An OpenAI-compatible embeddings API.
@@ -226,6 +232,15 @@ impl Config {
                 ..aicp_domain::rollups::FoldPolicy::default()
             },
             export_max_rows: Some(num("EXPORT_MAX_ROWS", 0)?).filter(|n| *n > 0),
+            otlp_feature_attribute: text(
+                "OTLP_FEATURE_ATTRIBUTE",
+                aicp_domain::otlp::DEFAULT_FEATURE_ATTRIBUTE,
+            )
+            .trim()
+            .to_owned(),
+            metrics_addr: get("METRICS_ADDR")
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty()),
             prompt_storage: match text("PROMPT_STORAGE", "fingerprint").as_str() {
                 "fingerprint" | "none" => aicp_domain::PromptStorage::Fingerprint,
                 "preview" => {
@@ -377,6 +392,20 @@ mod tests {
         assert!(c.api_key.is_some());
         let d = with(&[("EMBEDDINGS_URL", "http://127.0.0.1:11434/v1")]).unwrap().embeddings;
         assert!(d.is_some_and(|d| d.api_key.is_none() && d.dimensions.is_none()));
+    }
+
+    #[test]
+    fn the_otlp_feature_attribute_and_metrics_address_have_documented_defaults() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.otlp_feature_attribute, "aicp.feature");
+        assert_eq!(c.metrics_addr, None);
+        let c = with(&[
+            ("OTLP_FEATURE_ATTRIBUTE", " app.feature "),
+            ("METRICS_ADDR", "127.0.0.1:9464"),
+        ])
+        .unwrap();
+        assert_eq!(c.otlp_feature_attribute, "app.feature");
+        assert_eq!(c.metrics_addr.as_deref(), Some("127.0.0.1:9464"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `/api` guard: authentication (who acts, for which project) then rate limiting, in the
 //! original's order (auth before limits, both before routing, so unknown `/api` paths are
-//! authenticated too). `/health`, the OpenAPI document and CORS preflights are not guarded.
+//! authenticated too). It also guards OTLP's `/v1/traces` (an ingest endpoint at the path OTLP
+//! exporters expect) and `/metrics` (admin key). `/health`, the OpenAPI document and CORS preflights are not guarded.
 
 use std::net::IpAddr;
 
@@ -18,6 +19,11 @@ use subtle::ConstantTimeEq;
 use crate::access::verify_stream_token;
 use crate::request_id::current_request_id;
 use crate::state::AppState;
+
+/// OTLP/HTTP trace export: guarded and limited like `POST /api/v1/events`.
+const OTLP_TRACES: &str = "/v1/traces";
+/// Prometheus metrics on the main port: admin key, like `/api/v1/admin/*`.
+const METRICS: &str = "/metrics";
 
 /// The key a request presents: `X-API-Key`, else `Authorization: Bearer`.
 fn presented_key(headers: &HeaderMap) -> Option<String> {
@@ -79,7 +85,8 @@ pub async fn middleware(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let path = req.path().to_owned();
-    let open = !path.starts_with("/api/")
+    // OTLP's standard path is outside /api; it is an ingest endpoint all the same.
+    let open = (!path.starts_with("/api/") && path != OTLP_TRACES && path != METRICS)
         || path == "/api/v1/openapi.json"
         || req.method() == Method::OPTIONS;
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
@@ -95,7 +102,7 @@ pub async fn middleware(
             .then(|| state.dashboard.sessions.key_of(req.request()))
             .flatten()
     });
-    if path.starts_with("/api/v1/admin/") {
+    if path.starts_with("/api/v1/admin/") || path == METRICS {
         let ok = match (&guard.admin_digest, &presented) {
             (Some(want), Some(key)) => bool::from(guard.auth.digester().digest(key).ct_eq(want)),
             _ => false,
@@ -150,15 +157,16 @@ pub async fn middleware(
             return Ok(req.into_response(res));
         }
     };
-    let policy = if path == "/api/v1/events" && req.method() == Method::POST {
-        Some(&guard.policies.events)
-    } else if path.starts_with("/api/v1/analytics/") || path.starts_with("/api/v1/pricing") {
-        Some(&guard.policies.analytics)
-    } else if path.starts_with("/api/v1/export/") {
-        Some(&guard.policies.export)
-    } else {
-        None
-    };
+    let policy =
+        if (path == "/api/v1/events" || path == OTLP_TRACES) && req.method() == Method::POST {
+            Some(&guard.policies.events)
+        } else if path.starts_with("/api/v1/analytics/") || path.starts_with("/api/v1/pricing") {
+            Some(&guard.policies.analytics)
+        } else if path.starts_with("/api/v1/export/") {
+            Some(&guard.policies.export)
+        } else {
+            None
+        };
     let identity = match (&principal.key_id, &presented) {
         (Some(id), _) => format!("k:{id}"),
         (None, Some(_)) => format!("p:{}", principal.project),
@@ -172,6 +180,9 @@ pub async fn middleware(
         (Some(policy), Some(limiter)) => Some((limiter.check(&identity, policy, 1).await, policy)),
         _ => None,
     };
+    if let Some((d, policy)) = &decision {
+        crate::metrics::rate_decision(&policy.name, d.allowed);
+    }
     if let Some((d, policy)) = &decision
         && !d.allowed
     {

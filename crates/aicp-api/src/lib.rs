@@ -12,6 +12,7 @@ pub mod folding;
 pub mod guard;
 pub mod keys;
 pub mod live;
+pub mod metrics;
 pub mod request_id;
 pub mod request_scope;
 pub mod routes;

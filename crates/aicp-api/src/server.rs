@@ -94,7 +94,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let analyzer: Arc<dyn PromptAnalyzer> = Arc::new(MinHashAnalyzer::default());
     let prompt_repo = Arc::new(PgPromptRepository::new(pg.clone()));
     let mut ingest =
-        IngestService::new(Arc::new(repo), clock.clone(), book.clone(), Limits::default())
+        IngestService::new(metered(repo), clock.clone(), book.clone(), Limits::default())
             .with_publisher(hub.clone())
             .with_prompts(analyzer.clone(), config.prompt_storage);
     let (semantic, embeddings, indexer_task) = match &config.embeddings {
@@ -145,9 +145,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         redis: Arc::new(RedisHealth::new(redis, PROBE_TIMEOUT)),
         clock,
         body_limit: config.body_limit,
+        otlp: aicp_domain::otlp::SpanMapping {
+            feature_attribute: config.otlp_feature_attribute.clone(),
+        },
         body_timeout: config.body_timeout,
     });
     let reloader = spawn_price_reload(state.clone());
+    let upkeep = crate::metrics::install()
+        .map(|handle| crate::metrics::spawn_upkeep(handle, Duration::from_secs(5)));
+    let metrics_server = match &config.metrics_addr {
+        None => None,
+        Some(addr) => Some(serve_metrics(addr, state.clone())?),
+    };
     let folder = crate::folding::spawn(PgRollupFolder::new(pg_fold), config.fold);
     let origins = config.cors_origins.clone();
     let server = HttpServer::new(move || crate::app::build(state.clone(), origins.clone()))
@@ -170,6 +179,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     server.await?;
     stopper.abort();
     reloader.abort();
+    if let Some(task) = upkeep {
+        task.abort();
+    }
+    if let Some(task) = metrics_server {
+        task.abort();
+    }
     subscriber.abort();
     // Safe at any point: an unfinished fold rolls back and the next process's fold takes it.
     folder.abort();
@@ -183,6 +198,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The event store, counted for `/metrics`.
+fn metered(repo: PgEventRepository) -> Arc<dyn aicp_domain::EventRepository> {
+    Arc::new(crate::metrics::MeteredEvents(Arc::new(repo)))
+}
+
+/// `GET /metrics` alone, without authentication, on `addr` (`METRICS_ADDR`: a private network).
+fn serve_metrics(
+    addr: &str,
+    state: web::Data<AppState>,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let server = HttpServer::new(move || {
+        actix_web::App::new().app_data(state.clone()).service(crate::routes::metrics::scrape)
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(addr)
+    .with_context(|| format!("cannot listen on METRICS_ADDR {addr}"))?
+    .run();
+    tracing::info!(addr, "metrics listening");
+    Ok(tokio::spawn(server))
 }
 
 /// Waits for SIGTERM or SIGINT (Ctrl-C); both stop gracefully. Returns the signal's name.

@@ -48,6 +48,8 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// The dashboard's sessions.
     pub dashboard: crate::dashboard::Dashboard,
+    /// How OTLP spans are read (`OTLP_FEATURE_ATTRIBUTE`).
+    pub otlp: aicp_domain::otlp::SpanMapping,
 }
 
 /// The embeddings worker and the model it embeds with.

@@ -11,6 +11,7 @@ pub mod event;
 pub mod ingest;
 pub mod live;
 pub mod money;
+pub mod otlp;
 pub mod ports;
 pub mod pricing;
 pub mod project;

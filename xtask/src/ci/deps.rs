@@ -26,6 +26,9 @@ const ADAPTERS: [&str; 4] = ["aicp-storage", "aicp-cache", "aicp-similarity", "a
 const API: &str = "aicp-api";
 const MAY_USE_ACTIX: [&str; 3] = ["aicp-api", "xtask", "aicp-test-support"];
 const MAY_USE_DIESEL: [&str; 3] = ["aicp-storage", "xtask", "aicp-test-support"];
+/// Libraries other programs embed (the Rust SDK): they reach no other workspace crate, so using
+/// one never drags the server in.
+const STANDALONE: [&str; 1] = ["aicp-client"];
 
 pub(super) fn dependency_directions(root: &Path) -> anyhow::Result<()> {
     println!("$ cargo metadata --format-version 1");
@@ -84,6 +87,21 @@ pub(crate) fn check_dependency_rules(metadata: &Value) -> anyhow::Result<Vec<Str
                 violations.push(format!(
                     "{} must not depend on {}: {}",
                     graph.name(adapter),
+                    graph.name(other),
+                    graph.path(&closure, other)
+                ));
+            }
+        }
+    }
+
+    // (iv) standalone libraries reach no other workspace member.
+    for name in STANDALONE {
+        let Some(lib) = graph.member(name) else { continue };
+        let closure = graph.normal_closure(lib);
+        for &other in &graph.members {
+            if other != lib && closure.contains_key(other) {
+                violations.push(format!(
+                    "{name} must not depend on {}: {}",
                     graph.name(other),
                     graph.path(&closure, other)
                 ));
@@ -522,6 +540,32 @@ mod tests {
                 "aicp-cache must not depend on aicp-storage: aicp-cache -> aicp-api -> aicp-storage"
                     .to_owned(),
             ]
+        );
+    }
+
+    #[test]
+    fn the_sdk_must_not_reach_any_other_workspace_crate() {
+        let mut w = workspace(&[], &[]);
+        let with = |w: &mut Value, key: &str, item: Value| {
+            w.pointer_mut(key).and_then(Value::as_array_mut).unwrap().push(item);
+        };
+        with(
+            &mut w,
+            "/packages",
+            package("aicp-client", &[("aicp-api", None, false, true, &[])], &[]),
+        );
+        with(&mut w, "/workspace_members", json!("aicp-client 0.1.0"));
+        with(&mut w, "/resolve/nodes", node("aicp-client", &[("aicp-api", None)]));
+        let v = check_dependency_rules(&w).unwrap();
+        assert!(
+            v.contains(
+                &"aicp-client must not depend on aicp-api: aicp-client -> aicp-api".to_owned()
+            ),
+            "{v:?}"
+        );
+        assert!(
+            v.contains(&"aicp-client must not depend on aicp-domain: aicp-client -> aicp-api -> aicp-domain".to_owned()),
+            "{v:?}"
         );
     }
 

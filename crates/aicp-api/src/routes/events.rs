@@ -115,7 +115,10 @@ pub async fn ingest(
     let value = read_json(&req, payload, state.body_limit).await?;
     let project = project_of(&req);
     let receipt = state.ingest.ingest(project, &value).await.map_err(|e| match e {
-        IngestError::Invalid(issues) => ApiError::Validation(issues),
+        IngestError::Invalid(issues) => {
+            crate::metrics::batch_refused();
+            ApiError::Validation(issues)
+        }
         IngestError::Unavailable(why) => {
             tracing::warn!(error = %why, "ingest refused: storage unavailable");
             ApiError::Unavailable

@@ -207,7 +207,16 @@ pub async fn events(
             headers.push(("x-export-total-rows", total.to_string()));
         }
     }
-    let rows = state.exporter.stream(project.clone(), window, filter, state.export_max_rows);
+    let counted = metrics::counter!(crate::metrics::EXPORT_ROWS, "export" => "events");
+    let rows = Box::pin(
+        state.exporter.stream(project.clone(), window, filter, state.export_max_rows).inspect(
+            move |row| {
+                if row.is_ok() {
+                    counted.increment(1);
+                }
+            },
+        ),
+    );
     let body = Box::pin(aicp_export::export_rows(rows, format, ExportOptions::default()));
     respond(body, format, file_name("events", &project, &window, bounded, format), headers).await
 }

@@ -6,7 +6,9 @@ pub mod body;
 pub mod events;
 pub mod export;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
+pub mod otlp;
 pub mod pricing;
 pub mod prompts;
 pub mod query;
@@ -20,41 +22,45 @@ use crate::error::ApiError;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::health).service(health::ready).service(
-        web::scope("/api/v1")
-            .service(events::ingest)
-            .service(analytics::cost_breakdown)
-            .service(analytics::flamegraph)
-            .service(analytics::timeseries)
-            .service(prompts::report)
-            .service(analytics::realtime_totals)
-            .service(analytics::events)
-            .service(analytics::summary)
-            .service(analytics::top_calls)
-            .service(analytics::trace)
-            .service(analytics::call_paths_route)
-            .service(prompts::similar)
-            .service(prompts::templates)
-            .service(admin::create)
-            .service(admin::list)
-            .service(admin::revoke)
-            .service(pricing::list)
-            .service(pricing::put_custom)
-            .service(pricing::reprice)
-            .service(pricing::coverage)
-            .service(openapi::document)
-            .service(stream::costs)
-            .service(stream::token)
-            .service(
-                web::scope("/export")
-                    .wrap(actix_web::middleware::Compress::default())
-                    .service(export::events)
-                    .service(export::cost_summary)
-                    .service(export::features)
-                    .service(export::models)
-                    .service(export::prompts),
-            ),
-    );
+    cfg.service(health::health)
+        .service(health::ready)
+        .service(otlp::traces)
+        .service(metrics::scrape)
+        .service(
+            web::scope("/api/v1")
+                .service(events::ingest)
+                .service(analytics::cost_breakdown)
+                .service(analytics::flamegraph)
+                .service(analytics::timeseries)
+                .service(prompts::report)
+                .service(analytics::realtime_totals)
+                .service(analytics::events)
+                .service(analytics::summary)
+                .service(analytics::top_calls)
+                .service(analytics::trace)
+                .service(analytics::call_paths_route)
+                .service(prompts::similar)
+                .service(prompts::templates)
+                .service(admin::create)
+                .service(admin::list)
+                .service(admin::revoke)
+                .service(pricing::list)
+                .service(pricing::put_custom)
+                .service(pricing::reprice)
+                .service(pricing::coverage)
+                .service(openapi::document)
+                .service(stream::costs)
+                .service(stream::token)
+                .service(
+                    web::scope("/export")
+                        .wrap(actix_web::middleware::Compress::default())
+                        .service(export::events)
+                        .service(export::cost_summary)
+                        .service(export::features)
+                        .service(export::models)
+                        .service(export::prompts),
+                ),
+        );
 }
 
 /// The project a request acts for: the one of its credentials (`default` while authentication

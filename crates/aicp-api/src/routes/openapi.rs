@@ -4,7 +4,9 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, IssueBody};
-use crate::routes::{admin, analytics, events, export, health, pricing, prompts, stream};
+use crate::routes::{
+    admin, analytics, events, export, health, metrics, otlp, pricing, prompts, stream,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -18,6 +20,8 @@ use crate::routes::{admin, analytics, events, export, health, pricing, prompts, 
         health::health,
         health::ready,
         events::ingest,
+        otlp::traces,
+        metrics::scrape,
         analytics::cost_breakdown,
         analytics::flamegraph,
         analytics::timeseries,

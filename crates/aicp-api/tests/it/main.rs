@@ -8,18 +8,23 @@
 
 mod analytics;
 mod browser;
+mod client;
 mod dashboard;
 mod dashboard_access;
 mod errors;
 mod export;
 mod fold;
 mod guard;
+mod gzip;
 mod health;
 mod ingest;
 mod live;
+mod metrics;
+mod otlp;
 mod pricing;
 mod process;
 mod prompts;
 mod semantic;
+mod served;
 mod support;
 mod templates;

@@ -107,7 +107,8 @@ impl TestApp {
             std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
         let redis = aicp_cache::build_pool(&redis_url, Duration::from_millis(500)).unwrap();
         let parts = Parts {
-            repo: Arc::new(repo),
+            // Counted as in production (`/metrics`).
+            repo: Arc::new(aicp_api::metrics::MeteredEvents(Arc::new(repo))),
             prices: Arc::new(aicp_storage::PgPriceRepository::new(pool.clone())),
             costs: Arc::new(aicp_storage::PgCostRepository::new(pool.clone())),
             analytics: Arc::new(aicp_storage::PgAnalyticsRepository::new(pool.clone())),
@@ -366,6 +367,7 @@ fn state_with(
         dashboard: aicp_api::dashboard::Dashboard {
             sessions: aicp_api::dashboard::session::Sessions::ephemeral(),
         },
+        otlp: aicp_domain::otlp::SpanMapping::default(),
     })
 }
 

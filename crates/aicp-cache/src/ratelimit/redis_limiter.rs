@@ -166,6 +166,8 @@ impl RedisRateLimiter {
             attempt.fail(Instant::now(), &failure);
         }
         self.fallback_decisions.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("aicp_ratelimit_fallback_decisions_total", "policy" => policy.name.clone())
+            .increment(1);
         let decision = self.fallback.decide(client, policy, cost);
         CheckOutcome { decision, source: DecisionSource::Fallback }
     }
