@@ -35,6 +35,16 @@ pub const SSE_CLIENTS: &str = "aicp_sse_clients";
 pub const EXPORT_ROWS: &str = "aicp_export_rows_total";
 /// OTLP spans by outcome (`accepted`, `duplicate`, `skipped`, `rejected`).
 pub const OTLP_SPANS: &str = "aicp_otlp_spans_total";
+/// Events folded into the rollups by this process.
+pub const FOLDED: &str = "aicp_rollup_folded_events_total";
+/// Folds of this process that failed (nothing folded; retried with backoff).
+pub const FOLD_FAILURES: &str = "aicp_rollup_fold_failures_total";
+/// How long the oldest event of each fold had waited: the lag of the rollups behind the events.
+pub const FOLD_WAIT: &str = "aicp_rollup_fold_wait_seconds";
+/// Events committed but not yet folded (all processes), read every second.
+pub const PENDING: &str = "aicp_rollup_pending_events";
+/// Age of the oldest of them (0 when none).
+pub const PENDING_AGE: &str = "aicp_rollup_pending_age_seconds";
 /// The embeddings worker's counters by kind (`queued`, `embedded`, …), since start-up.
 pub const EMBEDDINGS: &str = "aicp_embeddings_prompts";
 

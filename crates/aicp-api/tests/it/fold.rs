@@ -63,6 +63,13 @@ async fn load(
     acknowledged
 }
 
+/// The value of an unlabelled sample in Prometheus text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 #[actix_web::test]
 async fn a_server_killed_while_folding_loses_nothing_and_its_restart_folds_everything_once() {
     let db = TestDatabase::reserve();
@@ -102,7 +109,11 @@ async fn a_server_killed_while_folding_loses_nothing_and_its_restart_folds_every
     assert!(!acknowledged.is_empty());
 
     // A new process on the same database takes over the fold.
-    let _restarted = start_with(&db, &fast).await;
+    let port = crate::live::free_port();
+    let metrics_addr = format!("127.0.0.1:{port}");
+    let mut env = fast.to_vec();
+    env.push(("METRICS_ADDR", metrics_addr.as_str()));
+    let _restarted = start_with(&db, &env).await;
     let mut pending = -1;
     for _ in 0..600 {
         pending = pending_events(&pg).await.unwrap();
@@ -113,6 +124,25 @@ async fn a_server_killed_while_folding_loses_nothing_and_its_restart_folds_every
     }
     assert_eq!(pending, 0, "the restarted server did not fold the backlog");
     assert_eq!(rollup_mismatches(&pg).await.unwrap(), 0, "rollups differ from the raw rows");
+    // The restarted process says what it folded, and (within a second) that nothing is pending.
+    let stored: i64 = pg.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0);
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = reqwest::get(format!("http://{metrics_addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("aicp_rollup_pending_events 0") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text.contains("aicp_rollup_pending_events 0"), "{text}");
+    let folded = metric(&text, "aicp_rollup_folded_events_total");
+    assert!(folded > 0.0 && folded <= stored as f64, "{folded} of {stored}");
+    assert!(text.contains("aicp_rollup_fold_wait_seconds_count"), "{text}");
     let stored: HashSet<String> = pg
         .query("SELECT span_id FROM events", &[])
         .await
