@@ -14,7 +14,7 @@ use aicp_domain::{
     RepoError, Usd,
 };
 use aicp_storage::{GroupCommitConfig, PgEventRepository, PoolConfig, build_pool};
-use aicp_test_support::TestDatabase;
+use aicp_test_support::{TestDatabase, terminate_when_active};
 use chrono::{TimeZone, Utc};
 use rust_decimal::Decimal;
 
@@ -216,24 +216,8 @@ async fn an_insert_whose_backend_is_killed_mid_statement_is_unavailable_and_stor
             let batch = big.clone();
             tokio::spawn(async move { repo.insert_batch(batch).await })
         };
-        let mut terminated = false;
-        for _ in 0..5_000 {
-            let n: i64 = client
-                .query_one(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                     WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid() \
-                     AND query LIKE '%INSERT INTO events%'",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if n > 0 {
-                terminated = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let terminated =
+            terminate_when_active(&client, "%INSERT INTO events%", 5_000).await.unwrap();
         let result = insert.await.unwrap();
         if terminated && result.is_err() {
             assert!(matches!(result, Err(RepoError::Unavailable(_))), "{result:?}");

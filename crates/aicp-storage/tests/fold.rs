@@ -18,6 +18,7 @@ use aicp_domain::{Catalogue, EventBatch, EventRepository, PriceBook, ProjectId, 
 use aicp_storage::{GroupCommitConfig, PgEventRepository, PgRollupFolder, PoolConfig, build_pool};
 use aicp_test_support::{
     TestDatabase, orphan_or_duplicate_pending, pending_events, rollup_mismatches,
+    terminate_when_active,
 };
 use common::{fold_all, random_event};
 use rand::SeedableRng;
@@ -56,24 +57,10 @@ async fn a_fold_whose_backend_is_killed_mid_statement_folds_nothing_and_loses_no
             let folder = folder.clone();
             tokio::spawn(async move { folder.fold(1_000_000).await })
         };
-        let mut terminated = false;
-        for _ in 0..2_000 {
-            let n: i64 = client
-                .query_one(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                     WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid() \
-                     AND query LIKE 'WITH ins AS (DELETE FROM rollup_pending%'",
-                    &[],
-                )
+        let terminated =
+            terminate_when_active(&client, "WITH ins AS (DELETE FROM rollup_pending%", 2_000)
                 .await
-                .unwrap()
-                .get(0);
-            if n > 0 {
-                terminated = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+                .unwrap();
         let result = fold.await.unwrap();
         if terminated && result.is_err() {
             killed += 1;

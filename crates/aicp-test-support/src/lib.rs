@@ -7,8 +7,10 @@
 //! Each [`TestDatabase`] is dropped with `DROP DATABASE ... WITH (FORCE)`; databases left by
 //! killed runs are swept after an hour.
 
+mod faults;
 mod rollups;
 
+pub use faults::{terminate_active, terminate_when_active};
 pub use rollups::{orphan_or_duplicate_pending, pending_events, rollup_mismatches};
 
 use std::str::FromStr;

@@ -637,12 +637,7 @@ struct TaskResult {
 }
 
 async fn list_task(url: Arc<str>, window: Arc<Window>) -> anyhow::Result<TaskResult> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(1)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let client = super::common::connection_client()?;
     let mut result = TaskResult::default();
     loop {
         let begin = Instant::now();

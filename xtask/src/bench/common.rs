@@ -89,6 +89,17 @@ pub(super) async fn start_server_with(
 }
 
 /// Stops the server (SIGTERM) and shows the first lines of its log (LOG_LEVEL=warn).
+/// The HTTP client of one load-generating connection: its own pool holding at most that one
+/// keep-alive connection, no proxy, no Nagle delay, a 30 s timeout.
+pub(super) fn connection_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(1)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
 pub(super) fn stop_server(mut server: Server) -> anyhow::Result<()> {
     println!("bench: stopping the server (SIGTERM)");
     server.stop()?;

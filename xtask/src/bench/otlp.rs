@@ -191,12 +191,7 @@ async fn connection(
     conn: u64,
     window: Arc<Window>,
 ) -> anyhow::Result<Outcome> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(1)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let client = super::common::connection_client()?;
     let mut out = Outcome::default();
     let mut n: u64 = conn << 40;
     loop {

@@ -54,12 +54,11 @@ pub struct Dependencies {
 )]
 #[get("/health")]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let (db, redis) = futures_util::join!(state.database.is_healthy(), state.redis.is_healthy());
-    let word = |up: bool| if up { "ok" } else { "down" };
+    let (db, redis, dependencies) = probe(&state).await;
     let body = HealthResponse {
         status: if db && redis { "ok" } else { "degraded" },
         timestamp: state.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        dependencies: Dependencies { redis: word(redis), database: word(db) },
+        dependencies,
         embeddings: state
             .embeddings
             .as_ref()
@@ -96,11 +95,14 @@ pub struct ReadyResponse {
 )]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let (db, _, dependencies) = probe(&state).await;
+    let body = ReadyResponse { ready: db, dependencies };
+    if db { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+}
+
+/// Probes PostgreSQL and Redis in parallel: (database up, Redis up, their states).
+async fn probe(state: &AppState) -> (bool, bool, Dependencies) {
     let (db, redis) = futures_util::join!(state.database.is_healthy(), state.redis.is_healthy());
     let word = |up: bool| if up { "ok" } else { "down" };
-    let body = ReadyResponse {
-        ready: db,
-        dependencies: Dependencies { redis: word(redis), database: word(db) },
-    };
-    if db { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    (db, redis, Dependencies { redis: word(redis), database: word(db) })
 }

@@ -509,38 +509,12 @@ async fn a_json_export_with_a_rejected_span_gets_partial_success_in_json() {
 
 #[actix_web::test]
 async fn a_gzipped_export_that_trickles_in_gets_408() {
-    use std::io::{Read, Write};
-    use std::time::Duration;
-
     let db = aicp_test_support::TestDatabase::reserve();
     let server = crate::process::start_with(&db, &[("BODY_TIMEOUT_SECS", "1")]).await;
     let addr = server.base.trim_start_matches("http://").to_owned();
-    let answer = tokio::task::spawn_blocking(move || {
-        let mut sock = std::net::TcpStream::connect(addr).unwrap();
-        sock.write_all(
-            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\
-              Content-Encoding: gzip\r\nContent-Length: 1000\r\n\r\n\x1f\x8b",
-        )
-        .unwrap();
-        // A byte now and then, never the whole body: only the body timeout can end this.
-        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-        let mut answer = Vec::new();
-        for _ in 0..300 {
-            let _ = sock.write_all(b"\0");
-            let mut buf = [0u8; 4096];
-            match sock.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => answer.extend_from_slice(&buf[..n]),
-                Err(_) => {}
-            }
-            if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
-                break;
-            }
-        }
-        String::from_utf8_lossy(&answer).into_owned()
-    })
-    .await
-    .unwrap();
+    let head = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\
+                 Content-Encoding: gzip\r\nContent-Length: 1000\r\n\r\n\x1f\x8b";
+    let answer = crate::process::trickle(addr, head, b"\0").await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
 }

@@ -224,25 +224,19 @@ async fn no_full_api_key_ever_appears_in_the_logs() {
     assert!(!stored.contains(&key[5..]), "the database holds no full key");
 }
 
-#[actix_web::test]
-async fn a_body_that_trickles_in_gets_408_json_and_frees_the_connection() {
+/// Sends `head` (request line, headers and the start of a body that promises more) to `addr`,
+/// then one `filler` byte now and then, never the whole body; returns what the server answered.
+/// Only a body timeout can end such a request.
+pub async fn trickle(addr: String, head: &'static [u8], filler: &'static [u8]) -> String {
     use std::io::{Read, Write};
 
-    let db = TestDatabase::reserve();
-    let server = start_with(&db, &[("BODY_TIMEOUT_SECS", "1")]).await;
-    let addr = server.base.trim_start_matches("http://").to_owned();
-    let answer = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let mut sock = std::net::TcpStream::connect(addr).unwrap();
-        sock.write_all(
-            b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-              Content-Length: 1000\r\n\r\n{\"events\":[",
-        )
-        .unwrap();
-        // One byte now and then, never the whole body: only the body timeout can end this.
+        sock.write_all(head).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
         let mut answer = Vec::new();
         for _ in 0..300 {
-            let _ = sock.write_all(b" ");
+            let _ = sock.write_all(filler);
             let mut buf = [0u8; 4096];
             match sock.read(&mut buf) {
                 Ok(0) => break,
@@ -256,7 +250,17 @@ async fn a_body_that_trickles_in_gets_408_json_and_frees_the_connection() {
         String::from_utf8_lossy(&answer).into_owned()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn a_body_that_trickles_in_gets_408_json_and_frees_the_connection() {
+    let db = TestDatabase::reserve();
+    let server = start_with(&db, &[("BODY_TIMEOUT_SECS", "1")]).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let head = b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                 Content-Length: 1000\r\n\r\n{\"events\":[";
+    let answer = trickle(addr, head, b" ").await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
     assert!(answer.contains("\"requestId\""), "{answer}");

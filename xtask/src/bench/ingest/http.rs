@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -64,12 +64,7 @@ pub(super) async fn http_task(
     window: Arc<Window>,
     client_address: Option<String>,
 ) -> anyhow::Result<TaskResult> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(1)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let client = crate::bench::common::connection_client()?;
     let mut result = TaskResult::default();
     let mut n: u64 = 0;
     let mut fragment = 0;
