@@ -41,6 +41,8 @@
 //! | `EMBEDDINGS_MAX_CHARS` | `16000` | Longest text sent (longer prompts are cut, at a character boundary) |
 //! | `WORKERS` | number of CPUs | HTTP worker threads |
 //! | `SHUTDOWN_TIMEOUT_SECS` | `30` | How long in-flight requests may finish after SIGTERM/SIGINT |
+//! | `BUDGET_EVAL_INTERVAL_SECS` | `60` | How often every budget is evaluated for threshold alerts (the status read also evaluates) |
+//! | `WEBHOOK_POLL_MS` | `1000` | How often the webhook deliverer looks for due deliveries in the outbox |
 
 use std::time::Duration;
 
@@ -117,6 +119,10 @@ pub struct Config {
     pub workers: usize,
     /// Graceful shutdown budget.
     pub shutdown_timeout: Duration,
+    /// Interval of the periodic budget evaluation.
+    pub budget_eval_interval: Duration,
+    /// Interval of the webhook deliverer's outbox polls.
+    pub webhook_poll: Duration,
 }
 
 /// An OpenAI-compatible embeddings API.
@@ -296,6 +302,10 @@ impl Config {
             redis_prefix: text("REDIS_KEY_PREFIX", "aicp:"),
             workers: positive("WORKERS", cpus as u64)?,
             shutdown_timeout: Duration::from_secs(num("SHUTDOWN_TIMEOUT_SECS", 30)?),
+            budget_eval_interval: Duration::from_secs(
+                positive("BUDGET_EVAL_INTERVAL_SECS", 60)? as u64
+            ),
+            webhook_poll: Duration::from_millis(positive("WEBHOOK_POLL_MS", 1000)? as u64),
         })
     }
 }

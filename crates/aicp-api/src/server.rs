@@ -137,12 +137,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         exporter: Arc::new(PgEventExporter::new(pg.clone())),
         export_max_rows: config.export_max_rows,
         costs,
-        database: Arc::new(PgHealth::new(pg, PROBE_TIMEOUT)),
+        database: Arc::new(PgHealth::new(pg.clone(), PROBE_TIMEOUT)),
         redis: Arc::new(RedisHealth::new(redis, PROBE_TIMEOUT)),
-        clock,
+        budgets: Some(build_budgets(pg.clone(), clock.clone())),
+        clock: clock.clone(),
         body_limit: config.body_limit,
     });
     let reloader = spawn_price_reload(state.clone());
+    let evaluator = spawn_budget_evaluator(state.clone(), config.budget_eval_interval);
+    let deliverer = crate::budgets::deliverer::Deliverer::new(
+        Arc::new(aicp_storage::PgAlertRepository::new(pg.clone())),
+        clock.clone(),
+        crate::budgets::deliverer::DelivererSettings {
+            poll: config.webhook_poll,
+            ..Default::default()
+        },
+    )?
+    .start();
     let origins = config.cors_origins.clone();
     let server = HttpServer::new(move || crate::app::build(state.clone(), origins.clone()))
         .workers(config.workers)
@@ -154,6 +165,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     server.await?;
     reloader.abort();
     subscriber.abort();
+    // Undelivered alerts stay in the outbox for the next start.
+    evaluator.abort();
+    deliverer.abort();
     // Embeddings are an optional enrichment: prompts still queued are not waited for.
     if let Some(task) = indexer_task {
         task.abort();
@@ -194,6 +208,24 @@ fn semantic_similarity(
     );
     let semantic = SemanticSimilarity { model: config.model.clone(), repo, signer };
     Ok((semantic, indexer, task))
+}
+
+/// Budgets, alerts and webhooks on PostgreSQL (spend read through the analytics repository).
+pub fn build_budgets(
+    pg: aicp_storage::PgPool,
+    clock: Arc<dyn aicp_domain::Clock>,
+) -> crate::budgets::Budgets {
+    let alerts = Arc::new(aicp_storage::PgAlertRepository::new(pg.clone()));
+    crate::budgets::Budgets {
+        service: aicp_domain::budgets::BudgetService::new(
+            Arc::new(aicp_storage::PgBudgetRepository::new(pg.clone())),
+            Arc::new(PgAnalyticsRepository::new(pg.clone())),
+            alerts.clone(),
+            clock,
+        ),
+        alerts,
+        webhooks: Arc::new(aicp_storage::PgWebhookRepository::new(pg)),
+    }
 }
 
 /// Smallest Redis pool timeout (the limiter applies its own, shorter, per-call timeout).
@@ -248,6 +280,31 @@ async fn start_pricing(pg: aicp_storage::PgPool) -> anyhow::Result<PricingServic
     );
     service.install_catalogue().await.context("cannot install the price catalogue")?;
     Ok(service)
+}
+
+/// Evaluates every project's budgets every `interval` (the first round after one interval), so
+/// thresholds alert even when nobody reads the status. Several servers may run it at once: each
+/// alert is stored once (its dedupe key).
+fn spawn_budget_evaluator(
+    state: web::Data<AppState>,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(budgets) = state.budgets.as_ref() else { return };
+            match budgets.service.evaluate_all().await {
+                Ok(0) => {}
+                Ok(raised) => tracing::info!(raised, "budget alerts raised"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "budget evaluation failed; retrying next round")
+                }
+            }
+        }
+    })
 }
 
 fn spawn_price_reload(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {

@@ -45,6 +45,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// The dashboard's sessions.
     pub dashboard: crate::dashboard::Dashboard,
+    /// Budgets, alerts and webhooks; `None` when not wired (some tests).
+    pub budgets: Option<crate::budgets::Budgets>,
 }
 
 /// The embeddings worker and the model it embeds with.

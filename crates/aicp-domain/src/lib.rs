@@ -3,8 +3,10 @@
 //!
 //! This crate does no I/O and depends on no I/O or web framework crate; `cargo xtask ci` checks it.
 
+pub mod alerts;
 pub mod analytics;
 pub mod auth;
+pub mod budgets;
 pub mod clock;
 pub mod embedding;
 pub mod event;

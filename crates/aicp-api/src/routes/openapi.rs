@@ -4,7 +4,9 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, IssueBody};
-use crate::routes::{admin, analytics, events, export, health, pricing, prompts, stream};
+use crate::routes::{
+    admin, analytics, budgets, events, export, health, pricing, prompts, stream, webhooks,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -43,6 +45,16 @@ use crate::routes::{admin, analytics, events, export, health, pricing, prompts, 
         pricing::put_custom,
         pricing::reprice,
         pricing::coverage,
+        budgets::list,
+        budgets::status,
+        budgets::get_one,
+        budgets::create,
+        budgets::update,
+        budgets::remove,
+        webhooks::list,
+        webhooks::alerts,
+        webhooks::create,
+        webhooks::remove,
         document
     ),
     components(schemas(
@@ -69,7 +81,15 @@ use crate::routes::{admin, analytics, events, export, health, pricing, prompts, 
         pricing::CoverageResponse,
         pricing::UnpricedModel,
         pricing::ReportedCost,
-        pricing::ReportedModel
+        pricing::ReportedModel,
+        budgets::ScopeItem,
+        budgets::BudgetItem,
+        budgets::ForecastItem,
+        budgets::BudgetStatusItem,
+        webhooks::WebhookItem,
+        webhooks::CreatedWebhook,
+        webhooks::CreateWebhook,
+        webhooks::AlertItem
     ))
 )]
 pub struct ApiDoc;

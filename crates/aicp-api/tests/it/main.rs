@@ -8,6 +8,7 @@
 
 mod analytics;
 mod browser;
+mod budgets;
 mod dashboard;
 mod dashboard_access;
 mod errors;
@@ -22,3 +23,4 @@ mod prompts;
 mod semantic;
 mod support;
 mod templates;
+mod webhooks;

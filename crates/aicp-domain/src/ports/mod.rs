@@ -8,6 +8,7 @@
 //! their modules.
 
 pub mod analytics;
+pub mod budgets;
 pub mod cache;
 pub mod costs;
 pub mod embedder;
@@ -23,6 +24,7 @@ pub mod prompts;
 pub mod rate_limit;
 
 pub use analytics::AnalyticsRepository;
+pub use budgets::{AlertRepository, BudgetRepository, WebhookRepository};
 pub use cache::JsonCache;
 pub use costs::{
     CallCursor, CostRepository, CoverageStats, ReportedCost, Repriced, StoredCall, UnpricedModel,
@@ -42,6 +44,7 @@ pub use rate_limit::{RateDecision, RateLimiter, RatePolicy};
 #[cfg(any(test, feature = "mocks"))]
 pub use {
     analytics::MockAnalyticsRepository,
+    budgets::{MockAlertRepository, MockBudgetRepository, MockWebhookRepository},
     cache::MockJsonCache,
     costs::MockCostRepository,
     embedder::{MockEmbedder, MockPromptSink, MockVectorSigner},
