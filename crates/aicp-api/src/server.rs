@@ -222,7 +222,8 @@ pub fn build_budgets(
             Arc::new(PgAnalyticsRepository::new(pg.clone())),
             alerts.clone(),
             clock,
-        ),
+        )
+        .with_forecaster(Arc::new(aicp_forecast::MstlForecaster)),
         alerts,
         webhooks: Arc::new(aicp_storage::PgWebhookRepository::new(pg)),
     }

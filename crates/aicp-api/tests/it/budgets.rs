@@ -303,3 +303,48 @@ async fn the_openapi_document_describes_the_budget_alert_and_webhook_routes() {
     }
     assert!(doc["components"]["schemas"]["BudgetStatusItem"].is_object());
 }
+
+#[actix_web::test]
+async fn a_scope_with_days_of_hourly_history_gets_a_seasonal_forecast_with_an_interval() {
+    let app = TestApp::new().await.with_guard(&[("ADMIN_KEY", ADMIN)]);
+    for (name, feature) in [("busy", "chat"), ("new", "brand-new")] {
+        create_budget(
+            &app,
+            "default",
+            json!({"name": name, "amountUsd": 100, "period": "month",
+                   "scope": {"type": "feature", "value": feature}}),
+        )
+        .await;
+    }
+    // One chat call per hour for the last 100 hours, more during the day (UTC 9-17).
+    let now = Utc::now();
+    let events: Vec<Value> = (1..=100)
+        .map(|h| {
+            let t = now - chrono::Duration::hours(h);
+            let tokens = if (9..17).contains(&chrono::Timelike::hour(&t)) { 4000 } else { 1000 };
+            event(
+                &format!("h{h}"),
+                json!({"feature": "chat", "inputTokens": tokens,
+                       "timestamp": t.to_rfc3339_opts(SecondsFormat::Millis, true)}),
+            )
+        })
+        .collect();
+    post_events_as(&app, None, events).await;
+    let status = app.get("/api/v1/budgets/status").await;
+    assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+    let dec = |v: &Value| v.as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
+    let busy = &status.body[0]["forecast"];
+    assert_eq!(busy["method"], "seasonal", "{busy}");
+    let (low, mid, high) = (
+        dec(&busy["expectedSpendLowUsd"]),
+        dec(&busy["expectedSpendUsd"]),
+        dec(&busy["expectedSpendHighUsd"]),
+    );
+    assert!(low <= mid && mid <= high, "{busy}");
+    // Whatever the model says, the period's spend so far is the floor.
+    assert!(low >= dec(&status.body[0]["spendUsd"]));
+    // No history at all: the labelled linear projection, without an interval.
+    let fresh = &status.body[1]["forecast"];
+    assert_eq!(fresh["method"], "linear");
+    assert_eq!(fresh["expectedSpendLowUsd"], Value::Null);
+}

@@ -17,7 +17,10 @@ use uuid::Uuid;
 use crate::analytics::Filter;
 use crate::money::Usd;
 
-pub use forecast::{Forecast, ForecastMethod, linear_forecast};
+pub use forecast::{
+    DAILY_HISTORY_HOURS, Forecast, ForecastMethod, INTERVAL_LEVEL, WEEKLY_HISTORY_HOURS,
+    linear_forecast, seasonal_forecast,
+};
 pub use period::{Period, PeriodBounds};
 pub use service::{BudgetError, BudgetService, BudgetStatus};
 pub use spec::{BudgetSpec, DEFAULT_THRESHOLDS, MAX_AMOUNT};

@@ -9,11 +9,16 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Budget, BudgetSpec, Forecast, PeriodBounds, Scope, linear_forecast};
+use super::{
+    Budget, BudgetSpec, Forecast, PeriodBounds, Scope, linear_forecast, seasonal_forecast,
+};
 use crate::alerts::{AlertKind, NewAlert};
+use crate::analytics::{Filter, Granularity};
 use crate::clock::Clock;
 use crate::money::Usd;
-use crate::ports::{AlertRepository, AnalyticsRepository, BudgetRepository, RepoError};
+use crate::ports::{
+    AlertRepository, AnalyticsRepository, BudgetRepository, RepoError, SeriesForecaster,
+};
 use crate::project::ProjectId;
 use crate::validation::Issue;
 use crate::window::TimeWindow;
@@ -55,7 +60,11 @@ pub struct BudgetService {
     analytics: Arc<dyn AnalyticsRepository>,
     alerts: Arc<dyn AlertRepository>,
     clock: Arc<dyn Clock>,
+    forecaster: Option<Arc<dyn SeriesForecaster>>,
 }
+
+/// Hours of a scope's history the seasonal forecast reads (four weeks).
+pub const HISTORY_HOURS: i64 = 28 * 24;
 
 impl BudgetService {
     /// A service over its ports.
@@ -65,7 +74,16 @@ impl BudgetService {
         alerts: Arc<dyn AlertRepository>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { budgets, analytics, alerts, clock }
+        Self { budgets, analytics, alerts, clock, forecaster: None }
+    }
+
+    /// Forecasts with a seasonal model when a scope has enough hourly history (the status read
+    /// then reads that history too); without one, or with too little history, forecasts are
+    /// linear projections.
+    #[must_use]
+    pub fn with_forecaster(mut self, forecaster: Arc<dyn SeriesForecaster>) -> Self {
+        self.forecaster = Some(forecaster);
+        self
     }
 
     /// Validates and stores a new budget.
@@ -125,7 +143,10 @@ impl BudgetService {
         let budgets = self.budgets.list(project).await?;
         let mut out = Vec::with_capacity(budgets.len());
         for budget in budgets {
-            let status = self.status_of(project, budget, now).await?;
+            let mut status = self.status_of(project, budget, now).await?;
+            if let Some(forecast) = self.seasonal(project, &status, now).await? {
+                status.forecast = forecast;
+            }
             self.raise_thresholds(project, &status, now).await?;
             out.push(status);
         }
@@ -177,6 +198,53 @@ impl BudgetService {
             .collect();
         let forecast = linear_forecast(period, now, spend, amount);
         Ok(BudgetStatus { budget, period, spend, percent, reached, forecast })
+    }
+
+    /// The seasonal forecast of a status, from the scope's hourly history (`None`: linear stays).
+    async fn seasonal(
+        &self,
+        project: &ProjectId,
+        status: &BudgetStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Forecast>, RepoError> {
+        let Some(forecaster) = &self.forecaster else { return Ok(None) };
+        let filter = Scope::filter(status.budget.spec.scope.as_ref());
+        let history = self.hourly_history(project, &filter, now).await?;
+        Ok(seasonal_forecast(
+            forecaster.as_ref(),
+            status.period,
+            now,
+            status.spend,
+            status.budget.amount(),
+            &history,
+        ))
+    }
+
+    /// Hourly spend of `filter` over the last [`HISTORY_HOURS`] complete hours before the one
+    /// containing `now`, oldest first, empty hours as zero, starting at the first hour with any
+    /// spend (so a scope that started last week has one week of history, not four).
+    async fn hourly_history(
+        &self,
+        project: &ProjectId,
+        filter: &Filter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Usd>, RepoError> {
+        let hour_start = now - Duration::seconds(now.timestamp().rem_euclid(3600));
+        let from = hour_start - Duration::hours(HISTORY_HOURS);
+        let window = TimeWindow { from, to: hour_start - Duration::microseconds(1) };
+        let points = self
+            .analytics
+            .timeseries(project, &window, Granularity::Hour, chrono_tz::Tz::UTC, filter)
+            .await?;
+        let mut hours = vec![Usd::ZERO; usize::try_from(HISTORY_HOURS).unwrap_or(0)];
+        for p in points {
+            let index = usize::try_from((p.bucket - from).num_hours()).ok();
+            if let Some(slot) = index.and_then(|i| hours.get_mut(i)) {
+                *slot = *slot + p.cost;
+            }
+        }
+        let first = hours.iter().position(|c| *c > Usd::ZERO).unwrap_or(hours.len());
+        Ok(hours.split_off(first))
     }
 
     async fn raise_thresholds(

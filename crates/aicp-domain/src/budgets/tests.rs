@@ -236,3 +236,64 @@ fn a_store_failure_reaches_the_caller_and_raises_nothing() {
     let err = run(s.status(&ProjectId::new("acme"))).unwrap_err();
     assert!(matches!(err, crate::RepoError::Unavailable(_)));
 }
+
+mod seasonal {
+    use super::*;
+    use crate::ports::{MockSeriesForecaster, SeriesForecast};
+
+    fn day() -> PeriodBounds {
+        PeriodBounds::containing(Period::Day, Tz::UTC, at(2026, 1, 5, 12))
+    }
+
+    fn now() -> DateTime<Utc> {
+        at(2026, 1, 5, 12) + chrono::Duration::minutes(30)
+    }
+
+    fn usd(s: &str) -> crate::Usd {
+        crate::Usd::new(dec(s))
+    }
+
+    #[test]
+    fn too_little_history_falls_back_without_asking_the_model() {
+        let model = MockSeriesForecaster::new(); // panics if called
+        let history = vec![usd("1"); DAILY_HISTORY_HOURS - 1];
+        assert_eq!(seasonal_forecast(&model, day(), now(), usd("2"), usd("10"), &history), None);
+    }
+
+    #[test]
+    fn the_rest_of_the_period_is_summed_from_the_hourly_forecast_with_its_interval() {
+        let mut model = MockSeriesForecaster::new();
+        model
+            .expect_forecast()
+            // Three days: a daily cycle only; 12:00 through 24:00 is 13 steps.
+            .withf(|h, periods, horizon, level| {
+                h.len() == 72 && periods == [24] && *horizon == 13 && *level == INTERVAL_LEVEL
+            })
+            .returning(|_, _, horizon, _| {
+                Ok(SeriesForecast {
+                    point: vec![1.0; horizon],
+                    lower: vec![0.5; horizon],
+                    upper: vec![2.0; horizon],
+                })
+            });
+        let history = vec![usd("1"); 72];
+        let f = seasonal_forecast(&model, day(), now(), usd("2"), usd("10"), &history).unwrap();
+        assert_eq!(f.method, ForecastMethod::Seasonal);
+        // 2 spent + half of the current hour + 11 full hours at 1.0 per hour.
+        assert_eq!(f.expected_end.amount(), dec("13.5"));
+        assert_eq!(f.interval, Some((usd("7.75"), usd("25"))));
+        // 2.5 after 13:00, +1 per hour: 10 is reached half-way through 20:00–21:00.
+        assert_eq!(f.run_out_at, Some(at(2026, 1, 5, 20) + chrono::Duration::minutes(30)));
+    }
+
+    #[test]
+    fn two_weeks_of_history_add_the_weekly_cycle_and_a_failing_model_falls_back() {
+        let mut model = MockSeriesForecaster::new();
+        model
+            .expect_forecast()
+            .withf(|_, periods, _, _| periods == [24, 168])
+            .returning(|_, _, _, _| Err("no fit".into()));
+        let history = vec![usd("1"); WEEKLY_HISTORY_HOURS];
+        assert_eq!(seasonal_forecast(&model, day(), now(), usd("2"), usd("10"), &history), None);
+    }
+}

@@ -16,6 +16,7 @@ pub mod embeddings;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod forecast;
 pub mod health;
 pub mod keys;
 pub mod live;
@@ -34,6 +35,7 @@ pub use embeddings::{EmbeddingRepository, PromptEmbedding};
 pub use error::RepoError;
 pub use events::{EventBatch, EventRepository, InsertSummary};
 pub use export::{EventExporter, EventStream};
+pub use forecast::{SeriesForecast, SeriesForecaster};
 pub use health::DependencyProbe;
 pub use keys::{ActiveKey, KeyInfo, KeyStore};
 pub use live::{CostPublisher, CostUpdate, LiveFeed, LiveMessage, LiveStream};
@@ -51,6 +53,7 @@ pub use {
     embeddings::MockEmbeddingRepository,
     events::MockEventRepository,
     export::MockEventExporter,
+    forecast::MockSeriesForecaster,
     health::MockDependencyProbe,
     keys::MockKeyStore,
     live::{MockCostPublisher, MockLiveFeed},
