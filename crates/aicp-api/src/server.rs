@@ -216,14 +216,20 @@ pub fn build_budgets(
     clock: Arc<dyn aicp_domain::Clock>,
 ) -> crate::budgets::Budgets {
     let alerts = Arc::new(aicp_storage::PgAlertRepository::new(pg.clone()));
+    let forecaster = Arc::new(aicp_forecast::MstlForecaster);
     crate::budgets::Budgets {
+        anomalies: aicp_domain::anomalies::AnomalyService::new(
+            Arc::new(PgAnalyticsRepository::new(pg.clone())),
+            forecaster.clone(),
+            alerts.clone(),
+        ),
         service: aicp_domain::budgets::BudgetService::new(
             Arc::new(aicp_storage::PgBudgetRepository::new(pg.clone())),
             Arc::new(PgAnalyticsRepository::new(pg.clone())),
             alerts.clone(),
             clock,
         )
-        .with_forecaster(Arc::new(aicp_forecast::MstlForecaster)),
+        .with_forecaster(forecaster),
         alerts,
         webhooks: Arc::new(aicp_storage::PgWebhookRepository::new(pg)),
     }

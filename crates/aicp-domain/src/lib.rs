@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod analytics;
+pub mod anomalies;
 pub mod auth;
 pub mod budgets;
 pub mod clock;

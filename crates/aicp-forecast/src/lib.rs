@@ -37,6 +37,27 @@ impl SeriesForecaster for MstlForecaster {
         }
         Ok(SeriesForecast { point: fc.point, lower, upper })
     }
+
+    fn baseline(&self, history: &[f64], periods: &[usize]) -> Result<Vec<f64>, String> {
+        use augurs::mstl::stlrs;
+        if history.iter().any(|v| !v.is_finite()) {
+            return Err("history has a non-finite value".into());
+        }
+        // Robust STL: a spike gets a low weight instead of bending the seasonal curve toward it,
+        // so it stays in the remainder where it can be seen.
+        let mut stl = stlrs::params();
+        stl.robust(true);
+        let mut params = stlrs::MstlParams::new();
+        params.stl_params(stl);
+        let fit = params.fit(history, periods).map_err(|e| format!("MSTL failed: {e}"))?;
+        let mut base = fit.trend().to_vec();
+        for seasonal in fit.seasonal() {
+            for (b, s) in base.iter_mut().zip(seasonal) {
+                *b += s;
+            }
+        }
+        Ok(base)
+    }
 }
 
 #[cfg(test)]
@@ -66,6 +87,18 @@ mod tests {
         for i in 0..24 {
             assert!(fc.lower[i] <= fc.point[i] && fc.point[i] <= fc.upper[i]);
         }
+    }
+
+    #[test]
+    fn the_baseline_follows_the_cycle_and_leaves_a_spike_out() {
+        let mut history = series(21);
+        let spike = 20 * 24 + 3; // 03:00 on a weekday night: normally 2.0
+        history[spike] = 30.0;
+        let base = MstlForecaster.baseline(&history, &[24, 168]).unwrap();
+        assert_eq!(base.len(), history.len());
+        assert!(base[spike] < 10.0, "the spike is not in the baseline: {}", base[spike]);
+        assert!((base[spike - 24] - history[spike - 24]).abs() < 1.0);
+        assert!(base[spike + 9] > base[spike]);
     }
 
     #[test]

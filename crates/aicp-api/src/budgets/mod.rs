@@ -16,4 +16,6 @@ pub struct Budgets {
     pub alerts: Arc<dyn AlertRepository>,
     /// Webhook receivers.
     pub webhooks: Arc<dyn WebhookRepository>,
+    /// Cost anomaly scans.
+    pub anomalies: aicp_domain::anomalies::AnomalyService,
 }

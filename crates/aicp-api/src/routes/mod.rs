@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod analytics;
+pub mod anomalies;
 pub mod body;
 pub mod budgets;
 pub mod events;
@@ -58,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(webhooks::alerts)
             .service(webhooks::create)
             .service(webhooks::remove)
+            .service(anomalies::list)
             .service(
                 web::scope("/export")
                     .wrap(actix_web::middleware::Compress::default())

@@ -5,7 +5,8 @@ use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, IssueBody};
 use crate::routes::{
-    admin, analytics, budgets, events, export, health, pricing, prompts, stream, webhooks,
+    admin, analytics, anomalies, budgets, events, export, health, pricing, prompts, stream,
+    webhooks,
 };
 
 /// The API description.
@@ -55,6 +56,7 @@ use crate::routes::{
         webhooks::alerts,
         webhooks::create,
         webhooks::remove,
+        anomalies::list,
         document
     ),
     components(schemas(
@@ -89,7 +91,10 @@ use crate::routes::{
         webhooks::WebhookItem,
         webhooks::CreatedWebhook,
         webhooks::CreateWebhook,
-        webhooks::AlertItem
+        webhooks::AlertItem,
+        anomalies::AnomalyItem,
+        anomalies::DriversItem,
+        anomalies::ContributorItem
     ))
 )]
 pub struct ApiDoc;

@@ -298,6 +298,7 @@ async fn the_openapi_document_describes_the_budget_alert_and_webhook_routes() {
         "/api/v1/admin/projects/{project}/webhooks",
         "/api/v1/admin/projects/{project}/webhooks/{id}",
         "/api/v1/alerts",
+        "/api/v1/anomalies",
     ] {
         assert!(paths.contains_key(path), "{path} is missing");
     }

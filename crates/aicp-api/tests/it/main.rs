@@ -7,6 +7,7 @@
 )]
 
 mod analytics;
+mod anomalies;
 mod browser;
 mod budgets;
 mod dashboard;

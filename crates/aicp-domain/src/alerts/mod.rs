@@ -14,6 +14,8 @@ pub use signature::{SignatureError, sign, signature_header, verify};
 pub enum AlertKind {
     /// A budget's spend reached one of its thresholds in the current period.
     BudgetThreshold,
+    /// A cost anomaly was found (once per feature or model and start hour).
+    AnomalyOpened,
 }
 
 impl AlertKind {
@@ -21,6 +23,7 @@ impl AlertKind {
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::BudgetThreshold => "budget.threshold",
+            AlertKind::AnomalyOpened => "anomaly.opened",
         }
     }
 }

@@ -29,4 +29,11 @@ pub trait SeriesForecaster: Send + Sync {
         horizon: usize,
         level: f64,
     ) -> Result<SeriesForecast, String>;
+
+    /// The expected value of every step of `history` (its seasonal cycles of `periods` steps
+    /// plus its trend, without the irregular remainder): what each step "should" have been.
+    ///
+    /// # Errors
+    /// A message when no decomposition can be fitted.
+    fn baseline(&self, history: &[f64], periods: &[usize]) -> Result<Vec<f64>, String>;
 }
