@@ -7,6 +7,7 @@ use anyhow::bail;
 use crate::Args;
 
 mod analytics;
+mod anomalies;
 mod common;
 mod cpu;
 mod dashboard;
@@ -28,13 +29,15 @@ pub(crate) fn help(which: Option<&str>) -> String {
         Some("analytics") => analytics::HELP.to_owned(),
         Some("similarity") => similarity::HELP.to_owned(),
         Some("dashboard") => dashboard::HELP.to_owned(),
+        Some("anomalies") => anomalies::HELP.to_owned(),
         _ => format!(
-            "{}\n\n{}\n\n{}\n\n{}\n\n{}",
+            "{}\n\n{}\n\n{}\n\n{}\n\n{}\n\n{}",
             ingest::HELP,
             export::HELP,
             analytics::HELP,
             similarity::HELP,
-            dashboard::HELP
+            dashboard::HELP,
+            anomalies::HELP
         ),
     }
 }
@@ -46,13 +49,14 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
         Some("analytics") => analytics::run(args),
         Some("similarity") => similarity::run(args),
         Some("dashboard") => dashboard::run(args),
+        Some("anomalies") => anomalies::run(args),
         Some(other) => {
             bail!(
-                "unknown benchmark {other:?}; there are ingest, export, analytics, similarity and dashboard"
+                "unknown benchmark {other:?}; there are ingest, export, analytics, similarity, dashboard and anomalies"
             )
         }
         None => bail!(
-            "which benchmark? `cargo xtask bench ingest|export|analytics|similarity|dashboard` (see --help)"
+            "which benchmark? `cargo xtask bench ingest|export|analytics|similarity|dashboard|anomalies` (see --help)"
         ),
     }
 }

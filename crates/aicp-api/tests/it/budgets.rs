@@ -349,3 +349,32 @@ async fn a_scope_with_days_of_hourly_history_gets_a_seasonal_forecast_with_an_in
     assert_eq!(fresh["method"], "linear");
     assert_eq!(fresh["expectedSpendLowUsd"], Value::Null);
 }
+
+#[actix_web::test]
+async fn the_budgets_page_shows_spend_forecast_alerts_and_anomalies_as_the_api_does() {
+    let app = TestApp::new().await.with_guard(&[("ADMIN_KEY", ADMIN)]);
+    let empty = crate::dashboard::page(&app, "/budgets").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.body.contains("No budgets yet."), "{}", empty.body);
+    create_budget(
+        &app,
+        "default",
+        json!({"name": "chat monthly", "amountUsd": "0.01", "period": "month",
+               "scope": {"type": "feature", "value": "chat"}}),
+    )
+    .await;
+    post_events_as(&app, None, vec![event("p1", json!({"timestamp": this_month()}))]).await;
+    let html = crate::dashboard::page(&app, "/budgets").await;
+    assert_eq!(html.status, StatusCode::OK);
+    let table = html.body.split("id=\"budgets-table\"").nth(1).expect("the budgets table");
+    assert!(table.contains("chat monthly"));
+    assert!(table.contains("feature = chat"));
+    // 0.0075 of 0.01, as GET /api/v1/budgets/status says.
+    let api = app.get("/api/v1/budgets/status").await.body;
+    assert!(table.contains(&format!("{} %", api[0]["percent"].as_str().unwrap())));
+    assert!(table.contains("title=\"$0.0075 exactly\""), "the exact spend is in the hover title");
+    assert!(table.contains("linear projection"));
+    let alerts = html.body.split("id=\"alerts-table\"").nth(1).expect("the alerts table");
+    assert!(alerts.contains("chat monthly reached 50 %"));
+    assert!(html.body.contains("href=\"/budgets\""), "the navigation links the page");
+}

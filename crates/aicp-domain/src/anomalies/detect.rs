@@ -8,8 +8,8 @@
 pub struct DetectorSettings {
     /// Residuals above median + `mad_multiple` × MAD (scaled to σ) are anomalous.
     pub mad_multiple: f64,
-    /// …and only if the excess is at least this share of the series' mean baseline, so that a
-    /// near-constant series does not flag its own rounding.
+    /// …and only if the excess is at least this share of that hour's baseline: a cost anomaly
+    /// is a relative jump, and a near-constant series must not flag its own noise.
     pub min_relative_excess: f64,
 }
 
@@ -35,11 +35,14 @@ pub fn flag(actual: &[f64], baseline: &[f64], settings: DetectorSettings) -> Vec
     let mut deviations: Vec<f64> = residuals.iter().map(|r| (r - center).abs()).collect();
     // 1.4826 × MAD estimates σ for normal noise.
     let sigma = 1.4826 * median(&mut deviations);
-    let mean_base = baseline.iter().map(|b| b.max(0.0)).sum::<f64>() / baseline.len().max(1) as f64;
-    let floor = settings.min_relative_excess * mean_base;
     residuals
         .iter()
-        .map(|r| *r > center + settings.mad_multiple * sigma && *r > floor && *r > 0.0)
+        .zip(baseline)
+        .map(|(r, b)| {
+            *r > center + settings.mad_multiple * sigma
+                && *r > settings.min_relative_excess * b.max(0.0)
+                && *r > 0.0
+        })
         .collect()
 }
 

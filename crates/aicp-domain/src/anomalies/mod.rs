@@ -248,6 +248,29 @@ impl AnomalyService {
     }
 }
 
+/// Judges the last hour of `series` online, from the hours before it only: its excess over the
+/// model's one-step forecast against the usual excess of those hours over their baseline
+/// (median + k × MAD, as [`flag`]). What a streaming alert sees; it avoids the end-of-series
+/// bias of judging the last point of an in-sample decomposition.
+///
+/// # Errors
+/// The forecaster's message when it cannot fit the history.
+pub fn latest_is_anomalous(
+    forecaster: &dyn SeriesForecaster,
+    series: &[f64],
+    periods: &[usize],
+    settings: DetectorSettings,
+) -> Result<bool, String> {
+    let Some((last, history)) = series.split_last() else { return Ok(false) };
+    let baseline = forecaster.baseline(history, periods)?;
+    let next = forecaster.forecast(history, periods, 1, 0.9)?.point.first().copied().unwrap_or(0.0);
+    let mut actual = history.to_vec();
+    actual.push(*last);
+    let mut expected = baseline;
+    expected.push(next);
+    Ok(flag(&actual, &expected, settings).last().copied().unwrap_or(false))
+}
+
 fn filter_for(dimension: GroupBy, value: &str) -> Filter {
     let mut f = Filter::default();
     match dimension {
@@ -286,5 +309,40 @@ fn opened_alert(a: &Anomaly, now: DateTime<Utc>) -> NewAlert {
             "addedUsd": a.added.to_string(),
         }),
         created_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::ports::{MockSeriesForecaster, SeriesForecast};
+
+    fn model() -> MockSeriesForecaster {
+        let mut m = MockSeriesForecaster::new();
+        // History alternates 0.9 / 1.1 around a flat baseline of 1.0.
+        m.expect_baseline().returning(|h, _| Ok(vec![1.0; h.len()]));
+        m.expect_forecast().returning(|_, _, _, _| {
+            Ok(SeriesForecast { point: vec![1.0], lower: vec![0.8], upper: vec![1.2] })
+        });
+        m
+    }
+
+    #[test]
+    fn the_latest_hour_is_judged_against_the_forecast_from_the_hours_before_it() {
+        let mut series: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 0.9 } else { 1.1 }).collect();
+        series.push(3.0);
+        let m = model();
+        assert_eq!(latest_is_anomalous(&m, &series, &[24], DetectorSettings::default()), Ok(true));
+        *series.last_mut().unwrap() = 1.1;
+        assert_eq!(latest_is_anomalous(&m, &series, &[24], DetectorSettings::default()), Ok(false));
+        assert_eq!(latest_is_anomalous(&m, &[], &[24], DetectorSettings::default()), Ok(false));
+    }
+
+    #[test]
+    fn a_model_failure_is_reported_not_guessed() {
+        let mut m = MockSeriesForecaster::new();
+        m.expect_baseline().returning(|_, _| Err("no fit".into()));
+        assert!(latest_is_anomalous(&m, &[1.0, 2.0], &[24], DetectorSettings::default()).is_err());
     }
 }
