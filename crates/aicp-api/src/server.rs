@@ -300,6 +300,7 @@ fn spawn_budget_evaluator(
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
+        let mut scanned_hour = None;
         loop {
             tick.tick().await;
             let Some(budgets) = state.budgets.as_ref() else { return };
@@ -309,6 +310,26 @@ fn spawn_budget_evaluator(
                 Err(e) => {
                     tracing::warn!(error = %e, "budget evaluation failed; retrying next round")
                 }
+            }
+            // Anomalies are hourly: the projects with budgets are scanned once per hour (the
+            // last 24 hours), so that an anomaly alerts even when nobody reads it.
+            let now = state.clock.now();
+            let hour = now.timestamp().div_euclid(3600);
+            if scanned_hour == Some(hour) {
+                continue;
+            }
+            scanned_hour = Some(hour);
+            let window =
+                aicp_domain::TimeWindow { from: now - chrono::Duration::hours(24), to: now };
+            match budgets.service.projects().await {
+                Ok(projects) => {
+                    for project in projects {
+                        if let Err(e) = budgets.anomalies.scan(&project, &window, now).await {
+                            tracing::warn!(error = %e, %project, "anomaly scan failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "anomaly scan: projects unavailable"),
             }
         }
     })

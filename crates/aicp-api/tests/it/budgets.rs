@@ -263,6 +263,8 @@ async fn each_threshold_alerts_once_per_period_however_often_and_concurrently_ev
         assert_eq!(r.status, StatusCode::OK);
     }
     assert_eq!(service.evaluate_all().await.unwrap(), 0);
+    let projects = service.projects().await.unwrap();
+    assert_eq!(projects.iter().map(|p| p.as_str()).collect::<Vec<_>>(), ["default"]);
     let alerts = app.get("/api/v1/alerts").await.body;
     let pcts: Vec<u64> =
         alerts.as_array().unwrap().iter().map(|a| a["thresholdPct"].as_u64().unwrap()).collect();

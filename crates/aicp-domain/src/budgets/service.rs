@@ -125,6 +125,14 @@ impl BudgetService {
         self.budgets.list(project).await
     }
 
+    /// Every project with at least one budget.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the store fails.
+    pub async fn projects(&self) -> Result<Vec<ProjectId>, RepoError> {
+        self.budgets.projects().await
+    }
+
     /// Deletes a budget (its past alerts stay).
     ///
     /// # Errors
