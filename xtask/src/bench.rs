@@ -7,6 +7,7 @@ use anyhow::bail;
 use crate::Args;
 
 mod analytics;
+mod anomalies;
 mod common;
 mod cpu;
 mod dashboard;
@@ -30,15 +31,17 @@ pub(crate) fn help(which: Option<&str>) -> String {
         Some("similarity") => similarity::HELP.to_owned(),
         Some("dashboard") => dashboard::HELP.to_owned(),
         Some("otlp") => otlp::HELP.to_owned(),
-        _ => format!(
-            "{}\n\n{}\n\n{}\n\n{}\n\n{}\n\n{}",
+        Some("anomalies") => anomalies::HELP.to_owned(),
+        _ => [
             ingest::HELP,
             export::HELP,
             analytics::HELP,
             similarity::HELP,
             dashboard::HELP,
-            otlp::HELP
-        ),
+            otlp::HELP,
+            anomalies::HELP,
+        ]
+        .join("\n\n"),
     }
 }
 
@@ -50,13 +53,14 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<()> {
         Some("similarity") => similarity::run(args),
         Some("dashboard") => dashboard::run(args),
         Some("otlp") => otlp::run(args),
+        Some("anomalies") => anomalies::run(args),
         Some(other) => {
             bail!(
-                "unknown benchmark {other:?}; there are ingest, export, analytics, similarity, dashboard and otlp"
+                "unknown benchmark {other:?}; there are ingest, export, analytics, similarity, dashboard, otlp and anomalies"
             )
         }
         None => bail!(
-            "which benchmark? `cargo xtask bench ingest|export|analytics|similarity|dashboard|otlp` (see --help)"
+            "which benchmark? `cargo xtask bench ingest|export|analytics|similarity|dashboard|otlp|anomalies` (see --help)"
         ),
     }
 }

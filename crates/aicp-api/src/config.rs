@@ -46,6 +46,8 @@
 //! | `SHUTDOWN_TIMEOUT_SECS` | `30` | How long in-flight requests may finish after SIGTERM/SIGINT |
 //! | `OTLP_FEATURE_ATTRIBUTE` | `aicp.feature` | Span (then resource) attribute naming the feature of an OTLP GenAI span; the span name when absent |
 //! | `METRICS_ADDR` | (none: `/metrics` on the main port, admin key required) | `host:port` serving `GET /metrics` without authentication, for a scraper on a private network |
+//! | `BUDGET_EVAL_INTERVAL_SECS` | `60` | How often every budget is evaluated for threshold alerts (the status read also evaluates) |
+//! | `WEBHOOK_POLL_MS` | `1000` | How often the webhook deliverer looks for due deliveries in the outbox |
 
 use std::time::Duration;
 
@@ -130,6 +132,10 @@ pub struct Config {
     pub otlp_feature_attribute: String,
     /// Separate, unauthenticated listen address of `GET /metrics`.
     pub metrics_addr: Option<String>,
+    /// Interval of the periodic budget evaluation.
+    pub budget_eval_interval: Duration,
+    /// Interval of the webhook deliverer's outbox polls.
+    pub webhook_poll: Duration,
 }
 
 /// An OpenAI-compatible embeddings API.
@@ -327,6 +333,10 @@ impl Config {
             redis_prefix: text("REDIS_KEY_PREFIX", "aicp:"),
             workers: positive("WORKERS", cpus as u64)?,
             shutdown_timeout: Duration::from_secs(num("SHUTDOWN_TIMEOUT_SECS", 30)?),
+            budget_eval_interval: Duration::from_secs(
+                positive("BUDGET_EVAL_INTERVAL_SECS", 60)? as u64
+            ),
+            webhook_poll: Duration::from_millis(positive("WEBHOOK_POLL_MS", 1000)? as u64),
         })
     }
 }

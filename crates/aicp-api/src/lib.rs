@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod app;
+pub mod budgets;
 pub mod config;
 pub mod dashboard;
 pub mod disconnect;

@@ -15,6 +15,10 @@ const USAGE: &str = "usage: aicp [serve|migrate|keys ...]
   keys create --project NAME [--name N]   issue an API key (printed once; only its digest is stored)
   keys list --project NAME                list a project's keys (display forms only)
   keys revoke --project NAME --id ID      revoke a key
+  budgets list|status --project NAME      a project's budgets, or their spend this period
+  budgets create --project NAME --name N --amount USD --period day|week|month
+          [--tz ZONE] [--scope feature|model|provider|user=VALUE] [--thresholds 50,80,100]
+  budgets delete --project NAME --id ID   delete a budget
 
 Configuration comes from the environment: see README.md.";
 
@@ -28,6 +32,10 @@ async fn main() -> anyhow::Result<()> {
         Some("migrate") => aicp_api::server::prepare_database(&config.database_url).await,
         Some("keys") => {
             aicp_api::server::keys_command(&config, std::env::args().skip(2).collect()).await
+        }
+        Some("budgets") => {
+            aicp_api::budgets::cli::budgets_command(&config, std::env::args().skip(2).collect())
+                .await
         }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -141,9 +141,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         exporter: Arc::new(PgEventExporter::new(pg.clone())),
         export_max_rows: config.export_max_rows,
         costs,
-        database: Arc::new(PgHealth::new(pg, PROBE_TIMEOUT)),
+        database: Arc::new(PgHealth::new(pg.clone(), PROBE_TIMEOUT)),
         redis: Arc::new(RedisHealth::new(redis, PROBE_TIMEOUT)),
-        clock,
+        budgets: Some(build_budgets(pg.clone(), clock.clone())),
+        clock: clock.clone(),
         body_limit: config.body_limit,
         otlp: aicp_domain::otlp::SpanMapping {
             feature_attribute: config.otlp_feature_attribute.clone(),
@@ -158,6 +159,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(addr) => Some(serve_metrics(addr, state.clone())?),
     };
     let folder = crate::folding::spawn(PgRollupFolder::new(pg_fold), config.fold);
+    let evaluator = spawn_budget_evaluator(state.clone(), config.budget_eval_interval);
+    let deliverer = crate::budgets::deliverer::Deliverer::new(
+        Arc::new(aicp_storage::PgAlertRepository::new(pg.clone())),
+        clock.clone(),
+        crate::budgets::deliverer::DelivererSettings {
+            poll: config.webhook_poll,
+            ..Default::default()
+        },
+    )?
+    .start();
     let origins = config.cors_origins.clone();
     let server = HttpServer::new(move || crate::app::build(state.clone(), origins.clone()))
         .workers(config.workers)
@@ -188,6 +199,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     subscriber.abort();
     // Safe at any point: an unfinished fold rolls back and the next process's fold takes it.
     folder.abort();
+    // Undelivered alerts stay in the outbox for the next start.
+    evaluator.abort();
+    deliverer.abort();
     // Embeddings are an optional enrichment: prompts still queued are not waited for.
     if let Some(task) = indexer_task {
         task.abort();
@@ -268,6 +282,31 @@ fn semantic_similarity(
     Ok((semantic, indexer, task))
 }
 
+/// Budgets, alerts and webhooks on PostgreSQL (spend read through the analytics repository).
+pub fn build_budgets(
+    pg: aicp_storage::PgPool,
+    clock: Arc<dyn aicp_domain::Clock>,
+) -> crate::budgets::Budgets {
+    let alerts = Arc::new(aicp_storage::PgAlertRepository::new(pg.clone()));
+    let forecaster = Arc::new(aicp_forecast::MstlForecaster);
+    crate::budgets::Budgets {
+        anomalies: aicp_domain::anomalies::AnomalyService::new(
+            Arc::new(PgAnalyticsRepository::new(pg.clone())),
+            forecaster.clone(),
+            alerts.clone(),
+        ),
+        service: aicp_domain::budgets::BudgetService::new(
+            Arc::new(aicp_storage::PgBudgetRepository::new(pg.clone())),
+            Arc::new(PgAnalyticsRepository::new(pg.clone())),
+            alerts.clone(),
+            clock,
+        )
+        .with_forecaster(forecaster),
+        alerts,
+        webhooks: Arc::new(aicp_storage::PgWebhookRepository::new(pg)),
+    }
+}
+
 /// Smallest Redis pool timeout (the limiter applies its own, shorter, per-call timeout).
 const PROBE_MIN: Duration = Duration::from_millis(250);
 
@@ -320,6 +359,52 @@ async fn start_pricing(pg: aicp_storage::PgPool) -> anyhow::Result<PricingServic
     );
     service.install_catalogue().await.context("cannot install the price catalogue")?;
     Ok(service)
+}
+
+/// Evaluates every project's budgets every `interval` (the first round after one interval), so
+/// thresholds alert even when nobody reads the status. Several servers may run it at once: each
+/// alert is stored once (its dedupe key).
+fn spawn_budget_evaluator(
+    state: web::Data<AppState>,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        let mut scanned_hour = None;
+        loop {
+            tick.tick().await;
+            let Some(budgets) = state.budgets.as_ref() else { return };
+            match budgets.service.evaluate_all().await {
+                Ok(0) => {}
+                Ok(raised) => tracing::info!(raised, "budget alerts raised"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "budget evaluation failed; retrying next round")
+                }
+            }
+            // Anomalies are hourly: the projects with budgets are scanned once per hour (the
+            // last 24 hours), so that an anomaly alerts even when nobody reads it.
+            let now = state.clock.now();
+            let hour = now.timestamp().div_euclid(3600);
+            if scanned_hour == Some(hour) {
+                continue;
+            }
+            scanned_hour = Some(hour);
+            let window =
+                aicp_domain::TimeWindow { from: now - chrono::Duration::hours(24), to: now };
+            match budgets.service.projects().await {
+                Ok(projects) => {
+                    for project in projects {
+                        if let Err(e) = budgets.anomalies.scan(&project, &window, now).await {
+                            tracing::warn!(error = %e, %project, "anomaly scan failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "anomaly scan: projects unavailable"),
+            }
+        }
+    })
 }
 
 fn spawn_price_reload(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {

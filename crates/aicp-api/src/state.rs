@@ -50,6 +50,8 @@ pub struct AppState {
     pub dashboard: crate::dashboard::Dashboard,
     /// How OTLP spans are read (`OTLP_FEATURE_ATTRIBUTE`).
     pub otlp: aicp_domain::otlp::SpanMapping,
+    /// Budgets, alerts and webhooks; `None` when not wired (some tests).
+    pub budgets: Option<crate::budgets::Budgets>,
 }
 
 /// The embeddings worker and the model it embeds with.

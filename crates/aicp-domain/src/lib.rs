@@ -3,8 +3,11 @@
 //!
 //! This crate does no I/O and depends on no I/O or web framework crate; `cargo xtask ci` checks it.
 
+pub mod alerts;
 pub mod analytics;
+pub mod anomalies;
 pub mod auth;
+pub mod budgets;
 pub mod clock;
 pub mod embedding;
 pub mod event;

@@ -1,7 +1,9 @@
 //! PostgreSQL adapters of AI Cost Profiler: the connection pool, the embedded migrations, and the
 //! implementations of the domain's storage ports. Only this crate knows diesel and SQL.
 
+pub mod alerts;
 pub mod analytics;
+pub mod budgets;
 pub mod costs;
 mod error;
 pub mod events;
@@ -16,7 +18,9 @@ pub mod prompts;
 mod rows;
 pub mod schema;
 
+pub use alerts::{PgAlertRepository, PgWebhookRepository};
 pub use analytics::PgAnalyticsRepository;
+pub use budgets::PgBudgetRepository;
 pub use costs::PgCostRepository;
 pub use events::{
     GroupCommitConfig, PgEventRepository, ROLLUP_INPUT, WriterHandle, fold_into_rollups_sql,

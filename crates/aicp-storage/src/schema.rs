@@ -1,6 +1,32 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    alert_outbox (project_id, alert_id, webhook_id) {
+        project_id -> Text,
+        alert_id -> Uuid,
+        webhook_id -> Uuid,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    alerts (project_id, id) {
+        project_id -> Text,
+        id -> Uuid,
+        kind -> Text,
+        dedupe_key -> Text,
+        budget_id -> Nullable<Uuid>,
+        period_start -> Nullable<Timestamptz>,
+        threshold_pct -> Nullable<Int4>,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> Uuid,
         project_id -> Text,
@@ -9,6 +35,22 @@ diesel::table! {
         display -> Text,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    budgets (project_id, id) {
+        project_id -> Text,
+        id -> Uuid,
+        name -> Text,
+        scope_kind -> Nullable<Text>,
+        scope_value -> Nullable<Text>,
+        period -> Text,
+        time_zone -> Text,
+        amount_usd -> Numeric,
+        thresholds -> Array<Nullable<Int4>>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -195,10 +237,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (project_id, id) {
+        project_id -> Text,
+        id -> Uuid,
+        url -> Text,
+        secret -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_keys -> projects (project_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    alert_outbox,
+    alerts,
     api_keys,
+    budgets,
     events,
     model_prices,
     projects,
@@ -208,4 +263,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollup_hourly,
     rollup_pending,
     rollup_user_daily,
+    webhooks,
 );

@@ -11,7 +11,9 @@ use serde_json::Value;
 use crate::cargo;
 
 /// Crates the domain must never reach: I/O, web and database frameworks.
-const FORBIDDEN_IN_DOMAIN: [&str; 8] = [
+const FORBIDDEN_IN_DOMAIN: [&str; 9] = [
+    // Numeric forecasting lives behind the domain's SeriesForecaster port (aicp-forecast).
+    "augurs",
     "diesel",
     "diesel-async",
     "actix-web",
@@ -22,7 +24,8 @@ const FORBIDDEN_IN_DOMAIN: [&str; 8] = [
     "tokio-postgres",
 ];
 /// The driven adapters: independent of each other and of the HTTP layer.
-const ADAPTERS: [&str; 4] = ["aicp-storage", "aicp-cache", "aicp-similarity", "aicp-export"];
+const ADAPTERS: [&str; 5] =
+    ["aicp-storage", "aicp-cache", "aicp-similarity", "aicp-export", "aicp-forecast"];
 const API: &str = "aicp-api";
 const MAY_USE_ACTIX: [&str; 3] = ["aicp-api", "xtask", "aicp-test-support"];
 const MAY_USE_DIESEL: [&str; 3] = ["aicp-storage", "xtask", "aicp-test-support"];

@@ -41,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(pages::pricing::put_custom)
         .service(pages::pricing::reprice)
         .service(pages::live::page)
+        .service(pages::budgets::page)
         .service(pages::keys::page)
         .service(pages::keys::unlock)
         .service(pages::keys::create)

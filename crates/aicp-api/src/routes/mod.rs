@@ -2,7 +2,9 @@
 
 pub mod admin;
 pub mod analytics;
+pub mod anomalies;
 pub mod body;
+pub mod budgets;
 pub mod events;
 pub mod export;
 pub mod health;
@@ -13,6 +15,7 @@ pub mod pricing;
 pub mod prompts;
 pub mod query;
 pub mod stream;
+pub mod webhooks;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -51,6 +54,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(openapi::document)
                 .service(stream::costs)
                 .service(stream::token)
+                // Budgets and alerts (issue 18); `status` before `{id}`.
+                .service(budgets::list)
+                .service(budgets::status)
+                .service(budgets::get_one)
+                .service(budgets::create)
+                .service(budgets::update)
+                .service(budgets::remove)
+                .service(webhooks::list)
+                .service(webhooks::alerts)
+                .service(webhooks::create)
+                .service(webhooks::remove)
+                .service(anomalies::list)
                 .service(
                     web::scope("/export")
                         .wrap(actix_web::middleware::Compress::default())

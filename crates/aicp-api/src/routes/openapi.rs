@@ -5,7 +5,8 @@ use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, IssueBody};
 use crate::routes::{
-    admin, analytics, events, export, health, metrics, otlp, pricing, prompts, stream,
+    admin, analytics, anomalies, budgets, events, export, health, metrics, otlp, pricing, prompts,
+    stream, webhooks,
 };
 
 /// The API description.
@@ -48,6 +49,17 @@ use crate::routes::{
         pricing::put_custom,
         pricing::reprice,
         pricing::coverage,
+        budgets::list,
+        budgets::status,
+        budgets::get_one,
+        budgets::create,
+        budgets::update,
+        budgets::remove,
+        webhooks::list,
+        webhooks::alerts,
+        webhooks::create,
+        webhooks::remove,
+        anomalies::list,
         document
     ),
     components(schemas(
@@ -75,7 +87,18 @@ use crate::routes::{
         pricing::CoverageResponse,
         pricing::UnpricedModel,
         pricing::ReportedCost,
-        pricing::ReportedModel
+        pricing::ReportedModel,
+        budgets::ScopeItem,
+        budgets::BudgetItem,
+        budgets::ForecastItem,
+        budgets::BudgetStatusItem,
+        webhooks::WebhookItem,
+        webhooks::CreatedWebhook,
+        webhooks::CreateWebhook,
+        webhooks::AlertItem,
+        anomalies::AnomalyItem,
+        anomalies::DriversItem,
+        anomalies::ContributorItem
     ))
 )]
 pub struct ApiDoc;

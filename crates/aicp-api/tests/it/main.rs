@@ -7,7 +7,9 @@
 )]
 
 mod analytics;
+mod anomalies;
 mod browser;
+mod budgets;
 mod client;
 mod dashboard;
 mod dashboard_access;
@@ -28,3 +30,4 @@ mod semantic;
 mod served;
 mod support;
 mod templates;
+mod webhooks;

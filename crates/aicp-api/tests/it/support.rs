@@ -149,6 +149,7 @@ impl TestApp {
         });
         let indexer = semantic.as_ref().map(|(_, i)| Arc::clone(i));
         let state = state_with(parts, body_limit, semantic);
+        let state = with_budgets(state, pool.clone());
         state.pricing.install_catalogue().await.unwrap();
         Self { db: Some(db), state, indexer }
     }
@@ -368,7 +369,15 @@ fn state_with(
             sessions: aicp_api::dashboard::session::Sessions::ephemeral(),
         },
         otlp: aicp_domain::otlp::SpanMapping::default(),
+        budgets: None,
     })
+}
+
+/// The state with budgets, alerts and webhooks on `pool` (as the server wires them).
+fn with_budgets(state: web::Data<AppState>, pool: aicp_storage::PgPool) -> web::Data<AppState> {
+    let state = Arc::try_unwrap(state.into_inner()).unwrap_or_else(|_| panic!("state shared"));
+    let budgets = aicp_api::server::build_budgets(pool, Arc::clone(&state.clock));
+    web::Data::new(AppState { budgets: Some(budgets), ..state })
 }
 
 /// The built-in catalogue.

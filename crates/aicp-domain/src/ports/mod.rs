@@ -8,6 +8,7 @@
 //! their modules.
 
 pub mod analytics;
+pub mod budgets;
 pub mod cache;
 pub mod costs;
 pub mod embedder;
@@ -15,6 +16,7 @@ pub mod embeddings;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod forecast;
 pub mod health;
 pub mod keys;
 pub mod live;
@@ -24,6 +26,7 @@ pub mod rate_limit;
 pub mod rollups;
 
 pub use analytics::AnalyticsRepository;
+pub use budgets::{AlertRepository, BudgetRepository, WebhookRepository};
 pub use cache::JsonCache;
 pub use costs::{
     CallCursor, CostRepository, CoverageStats, ReportedCost, Repriced, StoredCall, UnpricedModel,
@@ -33,6 +36,7 @@ pub use embeddings::{EmbeddingRepository, PromptEmbedding};
 pub use error::RepoError;
 pub use events::{EventBatch, EventRepository, InsertSummary};
 pub use export::{EventExporter, EventStream};
+pub use forecast::{SeriesForecast, SeriesForecaster};
 pub use health::DependencyProbe;
 pub use keys::{ActiveKey, KeyInfo, KeyStore};
 pub use live::{CostPublisher, CostUpdate, LiveFeed, LiveMessage, LiveStream};
@@ -44,12 +48,14 @@ pub use rollups::{FoldBacklog, FoldOutcome, RollupFolder};
 #[cfg(any(test, feature = "mocks"))]
 pub use {
     analytics::MockAnalyticsRepository,
+    budgets::{MockAlertRepository, MockBudgetRepository, MockWebhookRepository},
     cache::MockJsonCache,
     costs::MockCostRepository,
     embedder::{MockEmbedder, MockPromptSink, MockVectorSigner},
     embeddings::MockEmbeddingRepository,
     events::MockEventRepository,
     export::MockEventExporter,
+    forecast::MockSeriesForecaster,
     health::MockDependencyProbe,
     keys::MockKeyStore,
     live::{MockCostPublisher, MockLiveFeed},

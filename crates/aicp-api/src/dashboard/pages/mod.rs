@@ -2,6 +2,7 @@
 //! this one holds what every page shares: the layout's data, the window picker and errors.
 
 pub mod access;
+pub mod budgets;
 pub mod dimensions;
 pub mod events;
 pub mod keys;
@@ -81,7 +82,7 @@ pub struct Chrome {
     pub picker: Option<Picker>,
 }
 
-const NAV: [(&str, &str); 12] = [
+const NAV: [(&str, &str); 13] = [
     ("/", "Overview"),
     ("/features", "Features"),
     ("/models", "Models"),
@@ -92,6 +93,7 @@ const NAV: [(&str, &str); 12] = [
     ("/flamegraph", "Flamegraph"),
     ("/prompts", "Prompts"),
     ("/pricing", "Pricing"),
+    ("/budgets", "Budgets"),
     ("/live", "Live"),
     ("/keys", "Keys"),
 ];
@@ -103,7 +105,7 @@ impl Chrome {
             .iter()
             .map(|(href, label)| NavItem {
                 href: match view {
-                    Some(v) if *href != "/keys" && *href != "/live" && *href != "/pricing" => {
+                    Some(v) if !matches!(*href, "/keys" | "/live" | "/pricing" | "/budgets") => {
                         v.window_href(href)
                     }
                     _ => (*href).to_owned(),

@@ -1,0 +1,4 @@
+DROP TABLE alert_outbox;
+DROP TABLE alerts;
+DROP TABLE webhooks;
+DROP TABLE budgets;
