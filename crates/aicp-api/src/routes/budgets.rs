@@ -139,7 +139,7 @@ impl From<&BudgetStatus> for BudgetStatusItem {
                 expected_spend_low_usd: f.interval.map(|(low, _)| low.to_string()),
                 expected_spend_high_usd: f.interval.map(|(_, high)| high.to_string()),
                 run_out_at: f.run_out_at.map(ts),
-                will_exceed: f.expected_end > amount,
+                will_exceed: f.exceeds(amount),
             },
         }
     }

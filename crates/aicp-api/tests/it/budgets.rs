@@ -138,12 +138,19 @@ async fn budgets_count_only_their_scope_in_their_own_project() {
     .await;
     assert_eq!(cross.status, StatusCode::NOT_FOUND);
 
-    // The alerts are each project's own.
+    // The alerts are each project's own: the 50 % threshold and the forecast (75 % spent
+    // early in the period ends far above the amount).
     let alerts = get_as(&app, &acme, "/api/v1/alerts").await;
-    assert_eq!(alerts.body.as_array().unwrap().len(), 1);
-    assert_eq!(alerts.body[0]["type"], "budget.threshold");
-    assert_eq!(alerts.body[0]["thresholdPct"], 50);
-    assert_eq!(alerts.body[0]["data"]["spendUsd"], "0.0075");
+    let alerts = alerts.body.as_array().unwrap().clone();
+    let threshold: Vec<&Value> =
+        alerts.iter().filter(|a| a["type"] == "budget.threshold").collect();
+    assert_eq!(threshold.len(), 1);
+    assert_eq!(threshold[0]["thresholdPct"], 50);
+    assert_eq!(threshold[0]["data"]["spendUsd"], "0.0075");
+    let forecast: Vec<&Value> =
+        alerts.iter().filter(|a| a["type"] == "budget.forecast_exceeds").collect();
+    assert_eq!(forecast.len(), 1, "{alerts:?}");
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
     assert_eq!(get_as(&app, &other, "/api/v1/alerts").await.body, json!([]));
 }
 
@@ -243,6 +250,17 @@ async fn invalid_budgets_are_400s_that_store_nothing() {
     assert_eq!(n, 0);
 }
 
+/// The percents of the threshold alerts among `alerts`.
+fn threshold_pcts(alerts: &Value) -> Vec<u64> {
+    alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "budget.threshold")
+        .map(|a| a["thresholdPct"].as_u64().unwrap())
+        .collect()
+}
+
 #[actix_web::test]
 async fn each_threshold_alerts_once_per_period_however_often_and_concurrently_evaluated() {
     let app = TestApp::new().await.with_guard(&[("ADMIN_KEY", ADMIN)]);
@@ -266,9 +284,11 @@ async fn each_threshold_alerts_once_per_period_however_often_and_concurrently_ev
     let projects = service.projects().await.unwrap();
     assert_eq!(projects.iter().map(|p| p.as_str()).collect::<Vec<_>>(), ["default"]);
     let alerts = app.get("/api/v1/alerts").await.body;
-    let pcts: Vec<u64> =
-        alerts.as_array().unwrap().iter().map(|a| a["thresholdPct"].as_u64().unwrap()).collect();
-    assert_eq!(pcts, [50]);
+    assert_eq!(threshold_pcts(&alerts), [50]);
+    let forecasts = |alerts: &Value| {
+        alerts.as_array().unwrap().iter().filter(|a| a["type"] == "budget.forecast_exceeds").count()
+    };
+    assert_eq!(forecasts(&alerts), 1, "the forecast alerts once too: {alerts}");
 
     // More spend crosses 80 % and 100 % at once: each alerts once.
     post_events_as(&app, None, vec![event("e2", json!({"timestamp": ts}))]).await;
@@ -276,10 +296,10 @@ async fn each_threshold_alerts_once_per_period_however_often_and_concurrently_ev
     assert_eq!(service.evaluate_all().await.unwrap(), 0);
     app.get("/api/v1/budgets/status").await;
     let alerts = app.get("/api/v1/alerts").await.body;
-    let mut pcts: Vec<u64> =
-        alerts.as_array().unwrap().iter().map(|a| a["thresholdPct"].as_u64().unwrap()).collect();
+    let mut pcts = threshold_pcts(&alerts);
     pcts.sort_unstable();
     assert_eq!(pcts, [50, 80, 100]);
+    assert_eq!(forecasts(&alerts), 1, "no second forecast alert once the amount is spent");
     let status = app.get("/api/v1/budgets/status").await.body;
     assert_eq!(status[0]["percent"], "150.00");
     assert_eq!(status[0]["remainingUsd"], "-0.005");

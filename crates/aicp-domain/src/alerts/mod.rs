@@ -14,6 +14,9 @@ pub use signature::{SignatureError, sign, signature_header, verify};
 pub enum AlertKind {
     /// A budget's spend reached one of its thresholds in the current period.
     BudgetThreshold,
+    /// A budget's forecast says its amount will be exceeded before the period ends (once per
+    /// period, while the spend is still below the amount).
+    BudgetForecast,
     /// A cost anomaly was found (once per feature or model and start hour).
     AnomalyOpened,
 }
@@ -23,6 +26,7 @@ impl AlertKind {
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::BudgetThreshold => "budget.threshold",
+            AlertKind::BudgetForecast => "budget.forecast_exceeds",
             AlertKind::AnomalyOpened => "anomaly.opened",
         }
     }

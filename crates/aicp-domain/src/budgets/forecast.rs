@@ -53,6 +53,13 @@ pub struct Forecast {
     pub run_out_at: Option<DateTime<Utc>>,
 }
 
+impl Forecast {
+    /// Whether the period is expected to end above `amount`.
+    pub fn exceeds(&self, amount: Usd) -> bool {
+        self.expected_end > amount
+    }
+}
+
 /// Projects `spend` (spent from the period's start to `now`) linearly to the period's end.
 pub fn linear_forecast(
     period: PeriodBounds,

@@ -151,14 +151,34 @@ impl BudgetService {
         let budgets = self.budgets.list(project).await?;
         let mut out = Vec::with_capacity(budgets.len());
         for budget in budgets {
-            let mut status = self.status_of(project, budget, now).await?;
-            if let Some(forecast) = self.seasonal(project, &status, now).await? {
-                status.forecast = forecast;
-            }
-            self.raise_thresholds(project, &status, now).await?;
+            let (status, _) = self.evaluate(project, budget, now).await?;
             out.push(status);
         }
         Ok(out)
+    }
+
+    /// One budget's status with its best forecast, and the alerts it calls for (thresholds
+    /// reached, a forecast above the amount); returns the status and how many alerts were new.
+    async fn evaluate(
+        &self,
+        project: &ProjectId,
+        budget: Budget,
+        now: DateTime<Utc>,
+    ) -> Result<(BudgetStatus, usize), RepoError> {
+        let mut status = self.status_of(project, budget, now).await?;
+        if let Some(forecast) = self.seasonal(project, &status, now).await? {
+            status.forecast = forecast;
+        }
+        let mut raised = self.raise_thresholds(project, &status, now).await?;
+        let amount = status.budget.amount();
+        // Before the amount is reached: after, the 100 % threshold (if set) speaks for itself.
+        if status.spend < amount
+            && status.forecast.exceeds(amount)
+            && self.alerts.raise(project, &forecast_alert(&status, now)).await?
+        {
+            raised += 1;
+        }
+        Ok((status, raised))
     }
 
     /// Evaluates every project's budgets (the periodic evaluator). Returns how many alerts were
@@ -171,8 +191,7 @@ impl BudgetService {
         for project in self.budgets.projects().await? {
             let now = self.clock.now();
             for budget in self.budgets.list(&project).await? {
-                let status = self.status_of(&project, budget, now).await?;
-                raised += self.raise_thresholds(&project, &status, now).await?;
+                raised += self.evaluate(&project, budget, now).await?.1;
             }
         }
         Ok(raised)
@@ -276,15 +295,38 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// The alert for `status` having reached `pct`: its key is budget + period start + percent, so
-/// it is raised once per period however often (and by however many processes) it is evaluated.
-fn threshold_alert(status: &BudgetStatus, pct: u32, now: DateTime<Utc>) -> NewAlert {
+/// What every budget alert says about its budget and period.
+fn budget_payload(status: &BudgetStatus) -> serde_json::Map<String, Value> {
     let b = &status.budget;
     let scope = b
         .spec
         .scope
         .as_ref()
         .map_or(Value::Null, |s| json!({"type": s.kind.as_str(), "value": s.value}));
+    let payload = json!({
+        "budgetId": b.id,
+        "budgetName": b.spec.name,
+        "scope": scope,
+        "period": b.spec.period.as_str(),
+        "timeZone": b.spec.time_zone.name(),
+        "periodStart": ts(status.period.start),
+        "periodEnd": ts(status.period.end),
+        "amountUsd": b.spec.amount.to_string(),
+        "spendUsd": status.spend.to_string(),
+        "percent": status.percent.normalize().to_string(),
+    });
+    match payload {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// The alert for `status` having reached `pct`: its key is budget + period start + percent, so
+/// it is raised once per period however often (and by however many processes) it is evaluated.
+fn threshold_alert(status: &BudgetStatus, pct: u32, now: DateTime<Utc>) -> NewAlert {
+    let b = &status.budget;
+    let mut payload = budget_payload(status);
+    payload.insert("thresholdPct".into(), json!(pct));
     NewAlert {
         id: Uuid::now_v7(),
         kind: AlertKind::BudgetThreshold,
@@ -292,19 +334,31 @@ fn threshold_alert(status: &BudgetStatus, pct: u32, now: DateTime<Utc>) -> NewAl
         budget_id: Some(b.id),
         period_start: Some(status.period.start),
         threshold_pct: Some(pct),
-        payload: json!({
-            "budgetId": b.id,
-            "budgetName": b.spec.name,
-            "scope": scope,
-            "period": b.spec.period.as_str(),
-            "timeZone": b.spec.time_zone.name(),
-            "periodStart": ts(status.period.start),
-            "periodEnd": ts(status.period.end),
-            "thresholdPct": pct,
-            "amountUsd": b.spec.amount.to_string(),
-            "spendUsd": status.spend.to_string(),
-            "percent": status.percent.normalize().to_string(),
-        }),
+        payload: Value::Object(payload),
+        created_at: now,
+    }
+}
+
+/// The alert for `status`'s forecast ending above the amount: once per budget and period.
+fn forecast_alert(status: &BudgetStatus, now: DateTime<Utc>) -> NewAlert {
+    let b = &status.budget;
+    let f = &status.forecast;
+    let mut payload = budget_payload(status);
+    payload.insert("forecastMethod".into(), json!(f.method.as_str()));
+    payload.insert("expectedSpendUsd".into(), json!(f.expected_end.to_string()));
+    if let Some((low, high)) = f.interval {
+        payload.insert("expectedSpendLowUsd".into(), json!(low.to_string()));
+        payload.insert("expectedSpendHighUsd".into(), json!(high.to_string()));
+    }
+    payload.insert("runOutAt".into(), f.run_out_at.map_or(Value::Null, |t| json!(ts(t))));
+    NewAlert {
+        id: Uuid::now_v7(),
+        kind: AlertKind::BudgetForecast,
+        dedupe_key: format!("budget:{}:{}:forecast", b.id, status.period.start.timestamp()),
+        budget_id: Some(b.id),
+        period_start: Some(status.period.start),
+        threshold_pct: None,
+        payload: Value::Object(payload),
         created_at: now,
     }
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::*;
-use crate::alerts::NewAlert;
+use crate::alerts::{AlertKind, NewAlert};
 use crate::analytics::WindowStats;
 use crate::clock::MockClock;
 use crate::ports::{MockAlertRepository, MockAnalyticsRepository, MockBudgetRepository};
@@ -179,9 +179,41 @@ fn thresholds_reached_raise_one_alert_each_and_only_once_per_period() {
     let start = at(2026, 1, 5, 0).timestamp();
     let k50 = format!("budget:{}:{start}:50", Uuid::nil());
     let k80 = format!("budget:{}:{start}:80", Uuid::nil());
-    assert_eq!(keys, [k50.as_str(), k80.as_str(), k50.as_str(), k80.as_str()]);
+    // The forecast (16 of 10) also says the amount will be exceeded: its own alert.
+    let kf = format!("budget:{}:{start}:forecast", Uuid::nil());
+    let once = [k50.as_str(), k80.as_str(), kf.as_str()];
+    assert_eq!(keys, [once, once].concat());
     assert_eq!(seen[0].payload["spendUsd"], "8");
     assert_eq!(seen[0].payload["thresholdPct"], 50);
+}
+
+#[test]
+fn a_forecast_above_the_amount_alerts_once_per_period_and_only_before_the_amount_is_reached() {
+    let acme = ProjectId::new("acme");
+    // 8 by noon: 16 expected by midnight, above 10.
+    let raised = Arc::new(Mutex::new(Vec::new()));
+    let s = service("8", at(2026, 1, 5, 12), budget("10", vec![]), raised.clone());
+    run(s.status(&acme)).unwrap();
+    run(s.status(&acme)).unwrap();
+    {
+        let seen = raised.lock().unwrap();
+        assert!(seen.iter().all(|a| a.kind == AlertKind::BudgetForecast), "{seen:?}");
+        assert_eq!(seen.len(), 2, "asked twice");
+        assert_eq!(seen[0].dedupe_key, seen[1].dedupe_key, "one key per budget and period");
+        assert_eq!(seen[0].payload["expectedSpendUsd"], "16");
+        assert_eq!(seen[0].payload["runOutAt"], "2026-01-05T15:00:00.000Z");
+        assert_eq!(seen[0].payload["forecastMethod"], "linear");
+    }
+    // 2 by noon: 4 expected, below 10: nothing.
+    let raised = Arc::new(Mutex::new(Vec::new()));
+    let s = service("2", at(2026, 1, 5, 12), budget("10", vec![]), raised.clone());
+    run(s.status(&acme)).unwrap();
+    assert!(raised.lock().unwrap().is_empty());
+    // Already above the amount: the forecast has nothing left to warn about.
+    let raised = Arc::new(Mutex::new(Vec::new()));
+    let s = service("12", at(2026, 1, 5, 12), budget("10", vec![]), raised.clone());
+    run(s.status(&acme)).unwrap();
+    assert!(raised.lock().unwrap().is_empty());
 }
 
 #[test]
@@ -190,7 +222,8 @@ fn a_spend_just_below_a_threshold_does_not_reach_it() {
     let s = service("7.999999999999", at(2026, 1, 5, 12), budget("10", vec![80]), raised.clone());
     let status = run(s.status(&ProjectId::new("acme"))).unwrap();
     assert!(status[0].reached.is_empty());
-    assert!(raised.lock().unwrap().is_empty());
+    // (Its forecast, about 16 of 10, raises the forecast alert; no threshold is reached.)
+    assert!(raised.lock().unwrap().iter().all(|a| a.kind != AlertKind::BudgetThreshold));
 }
 
 #[test]
