@@ -238,13 +238,22 @@ async fn started(extra: &[(&str, &str)]) -> (TestDatabase, Proc, String) {
 
 #[actix_web::test]
 async fn every_page_loads_clean_in_a_browser_and_is_screenshotted() {
-    let (_db, _proc, base) = started(&[]).await;
+    // An admin key (authentication stays off: no API key exists) to create a budget with.
+    let (_db, _proc, base) = started(&[("ADMIN_KEY", "admin-key-for-the-browser-test")]).await;
     let b = browser().await;
     // Before any event: the empty state teaches the first call.
     b.open(&format!("{base}/")).await;
     assert!(b.js("return document.body.innerText").await.contains("No events yet"));
     b.shot("00-empty").await;
     ingest(&base, None, fixture_events()).await;
+    let budget = reqwest::Client::new()
+        .post(format!("{base}/api/v1/admin/projects/default/budgets"))
+        .header("x-api-key", "admin-key-for-the-browser-test")
+        .json(&json!({"name": "January", "amountUsd": "0.01", "period": "month"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(budget.status(), 201, "{}", budget.text().await.unwrap_or_default());
     let pages = [
         ("01-overview", format!("/?{VIEW}")),
         ("02-features", format!("/features?{VIEW}")),
@@ -259,6 +268,7 @@ async fn every_page_loads_clean_in_a_browser_and_is_screenshotted() {
         ("11-pricing", format!("/pricing?{VIEW}")),
         ("12-live", "/live".to_owned()),
         ("13-keys", "/keys".to_owned()),
+        ("14-budgets", "/budgets".to_owned()),
     ];
     for (name, path) in pages {
         b.open(&format!("{base}{path}")).await;
