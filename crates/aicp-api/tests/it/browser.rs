@@ -51,6 +51,14 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Killing chromedriver does not end its Chromium (the session is never closed from a
+        // synchronous drop), which then outlives the test: end every process of this session's
+        // own profile first (its path is unique to this browser).
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", "--", &format!("--user-data-dir={}", self.profile.display())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
