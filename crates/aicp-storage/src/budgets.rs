@@ -80,6 +80,34 @@ impl TryFrom<BudgetRow> for Budget {
     }
 }
 
+/// The columns a budget's definition is stored in: the same for a create and an update.
+/// `treat_none_as_null`: an update that removes the scope must clear it, not keep it.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = budgets, treat_none_as_null = true)]
+struct BudgetValues<'a> {
+    name: &'a str,
+    scope_kind: Option<&'a str>,
+    scope_value: Option<&'a str>,
+    period: &'a str,
+    time_zone: &'a str,
+    amount_usd: Decimal,
+    thresholds: Vec<Option<i32>>,
+}
+
+impl<'a> BudgetValues<'a> {
+    fn of(spec: &'a BudgetSpec) -> Self {
+        Self {
+            name: &spec.name,
+            scope_kind: spec.scope.as_ref().map(|s| s.kind.as_str()),
+            scope_value: spec.scope.as_ref().map(|s| s.value.as_str()),
+            period: spec.period.as_str(),
+            time_zone: spec.time_zone.name(),
+            amount_usd: spec.amount.amount(),
+            thresholds: thresholds(spec),
+        }
+    }
+}
+
 fn thresholds(spec: &BudgetSpec) -> Vec<Option<i32>> {
     spec.thresholds.iter().map(|t| i32::try_from(*t).ok()).collect()
 }
@@ -92,13 +120,7 @@ impl BudgetRepository for PgBudgetRepository {
             .values((
                 budgets::project_id.eq(project.as_str()),
                 budgets::id.eq(Uuid::now_v7()),
-                budgets::name.eq(&spec.name),
-                budgets::scope_kind.eq(spec.scope.as_ref().map(|s| s.kind.as_str())),
-                budgets::scope_value.eq(spec.scope.as_ref().map(|s| s.value.as_str())),
-                budgets::period.eq(spec.period.as_str()),
-                budgets::time_zone.eq(spec.time_zone.name()),
-                budgets::amount_usd.eq(spec.amount.amount()),
-                budgets::thresholds.eq(thresholds(spec)),
+                BudgetValues::of(spec),
             ))
             .returning(BudgetRow::as_returning())
             .get_result(&mut conn)
@@ -144,16 +166,7 @@ impl BudgetRepository for PgBudgetRepository {
                 .filter(budgets::project_id.eq(project.as_str()))
                 .filter(budgets::id.eq(id)),
         )
-        .set((
-            budgets::name.eq(&spec.name),
-            budgets::scope_kind.eq(spec.scope.as_ref().map(|s| s.kind.as_str())),
-            budgets::scope_value.eq(spec.scope.as_ref().map(|s| s.value.as_str())),
-            budgets::period.eq(spec.period.as_str()),
-            budgets::time_zone.eq(spec.time_zone.name()),
-            budgets::amount_usd.eq(spec.amount.amount()),
-            budgets::thresholds.eq(thresholds(spec)),
-            budgets::updated_at.eq(diesel::dsl::now),
-        ))
+        .set((BudgetValues::of(spec), budgets::updated_at.eq(diesel::dsl::now)))
         .returning(BudgetRow::as_returning())
         .get_result(&mut conn)
         .await

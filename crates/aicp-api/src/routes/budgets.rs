@@ -153,11 +153,11 @@ fn budget_error(e: BudgetError, req: &HttpRequest) -> ApiError {
     }
 }
 
-fn parse_id(text: &str) -> Result<Uuid, ApiError> {
+pub(crate) fn parse_id(text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text).map_err(|_| ApiError::InvalidParameter("the id must be a UUID".into()))
 }
 
-fn admin_project(name: &str) -> Result<aicp_domain::ProjectId, ApiError> {
+pub(crate) fn admin_project(name: &str) -> Result<aicp_domain::ProjectId, ApiError> {
     crate::keys::project_name(name).map_err(ApiError::InvalidParameter)
 }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::body::read_json;
-use crate::routes::budgets::{budgets_of, ts};
+use crate::routes::budgets::{admin_project, budgets_of, parse_id, ts};
 use crate::routes::project_of;
 use crate::state::AppState;
 
@@ -137,7 +137,7 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = crate::keys::project_name(&path).map_err(ApiError::InvalidParameter)?;
+    let project = admin_project(&path)?;
     let body = read_json(&req, payload, state.body_limit).await?;
     let body: CreateWebhook = serde_json::from_value(body)
         .map_err(|e| ApiError::InvalidParameter(format!("invalid webhook: {e}")))?;
@@ -170,9 +170,8 @@ pub async fn remove(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (project, id) = path.into_inner();
-    let project = crate::keys::project_name(&project).map_err(ApiError::InvalidParameter)?;
-    let id = Uuid::parse_str(&id)
-        .map_err(|_| ApiError::InvalidParameter("the id must be a UUID".into()))?;
+    let project = admin_project(&project)?;
+    let id = parse_id(&id)?;
     if budgets_of(&state, &req)?.webhooks.delete(&project, id).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

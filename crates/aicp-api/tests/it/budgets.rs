@@ -191,6 +191,16 @@ async fn a_budget_is_updated_and_deleted_with_the_admin_key_only() {
     let listed = get_as(&app, &key, "/api/v1/budgets").await;
     assert_eq!(listed.body.as_array().unwrap().len(), 1);
     assert_eq!(listed.body[0]["name"], "weekly");
+    // An update without a scope clears it (the whole definition is replaced).
+    let unscoped = admin(
+        &app,
+        TestRequest::put(),
+        &uri,
+        Some(json!({"name": "weekly", "amountUsd": "7.5", "period": "week"})),
+    )
+    .await;
+    assert_eq!(unscoped.status, StatusCode::OK, "{}", unscoped.body);
+    assert_eq!(unscoped.body["scope"], Value::Null);
 
     assert_eq!(admin(&app, TestRequest::delete(), &uri, None).await.status, StatusCode::NO_CONTENT);
     assert_eq!(admin(&app, TestRequest::delete(), &uri, None).await.status, StatusCode::NOT_FOUND);
